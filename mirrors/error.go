@@ -1,0 +1,106 @@
+package mirrors
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/gomodx/gomodx/retry"
+	"golang.org/x/mod/module"
+)
+
+// ErrDirect is matched by the error of a Fetch that reached "direct" in
+// GOPROXY: the go command must fetch the file itself.
+var ErrDirect error = handoffError("reached 'direct' in GOPROXY")
+
+// ErrOff is matched by the error of a Fetch that reached "off" in GOPROXY
+// (the go command's own words).
+var ErrOff error = handoffError("module lookup disabled by GOPROXY=off")
+
+// handoffError is an outcome the go command handles by itself. It matches
+// errors.ErrUnsupported, the contract of prefetch.Source for "not mine to
+// fetch", so callers need not import this package to recognise it.
+type handoffError string
+
+func (e handoffError) Error() string        { return string(e) }
+func (e handoffError) Is(target error) bool { return target == errors.ErrUnsupported }
+
+// Error is the failure of every mirror tried for one file.
+type Error struct {
+	Mod      module.Version
+	File     string    // "info", "mod" or "zip"
+	Attempts []Attempt // in the order tried
+}
+
+// Attempt is one mirror's failure.
+type Attempt struct {
+	Mirror string // the mirror's URL without its password, or "direct" or "off"
+	Err    error
+}
+
+// Error names the module, the file and, for a single mirror, the cause and
+// the mirror on one line:
+//
+//	example.com/a@v1.0.0: downloading zip from https://mirror.example: 503 Service Unavailable (4 tries)
+//
+// For several mirrors, one indented line each:
+//
+//	example.com/a@v1.0.0: downloading zip: all mirrors failed
+//		https://mirror.example: 503 Service Unavailable (4 tries)
+//		https://proxy.golang.org: 404 Not Found
+func (e *Error) Error() string {
+	head := e.Mod.String() + ": downloading " + e.File
+	switch len(e.Attempts) {
+	case 0:
+		return head + ": no mirror tried"
+	case 1:
+		a := e.Attempts[0]
+		if a.Mirror != direct && a.Mirror != off {
+			head += " from " + a.Mirror
+		}
+		return head + ": " + a.describe()
+	}
+	var b strings.Builder
+	b.WriteString(head + ": all mirrors failed")
+	for _, a := range e.Attempts {
+		b.WriteString("\n\t" + a.Mirror + ": " + strings.ReplaceAll(a.describe(), "\n", "\n\t"))
+	}
+	return b.String()
+}
+
+// Unwrap returns the attempts' errors, ranked as the go command ranks them:
+// when some mirror failed for a reason other than not-found, the not-found
+// errors are left out. So errors.Is(err, fs.ErrNotExist) holds only when
+// every mirror said not found, while errors.Is and errors.As still see every
+// other cause (a *retry.StatusError, ErrDirect, context.Canceled).
+func (e *Error) Unwrap() []error {
+	var all, found []error
+	for _, a := range e.Attempts {
+		all = append(all, a.Err)
+		if !errors.Is(a.Err, fs.ErrNotExist) {
+			found = append(found, a.Err)
+		}
+	}
+	if len(found) > 0 {
+		return found
+	}
+	return all
+}
+
+// describe returns the attempt's error with the number of tries at the end
+// of its first line.
+func (a Attempt) describe() string {
+	msg, tries := a.Err.Error(), 0
+	if gu, ok := a.Err.(*retry.GiveUpError); ok {
+		msg, tries = gu.Err.Error(), gu.Tries
+	}
+	first, rest, multi := strings.Cut(msg, "\n")
+	if tries > 1 {
+		first += fmt.Sprintf(" (%d tries)", tries)
+	}
+	if multi {
+		return first + "\n" + rest
+	}
+	return first
+}

@@ -1,0 +1,164 @@
+// Package retry is gomodx's HTTP policy: per-attempt timeouts, stall
+// detection for response bodies, backoff with jitter, and the classes of
+// errors worth another attempt.
+//
+// It knows nothing about modules or mirrors. A [Policy] builds an
+// *http.Client on go-retryablehttp ([Policy.Client]) that retries requests
+// until response headers arrive; what can go wrong after that (a body cut
+// short, a body that stops delivering bytes) is retried as a whole by
+// [Policy.Do], with [Policy.Body] turning a silent connection into
+// [ErrStalled].
+package retry
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// Policy is how hard one mirror is tried for one request.
+//
+// A field's zero value means zero, not its default: no retries, no wait,
+// no timeout, no stall detection. Start from [Default] and override fields.
+type Policy struct {
+	Retries int           // extra attempts after the first (default 3); negative means 0
+	WaitMin time.Duration // first backoff (default 500ms); jittered, doubling up to WaitMax
+	WaitMax time.Duration // default 10s; also caps a server's Retry-After
+	Timeout time.Duration // per attempt, until response headers arrive (default 30s); 0 means none
+	Stall   time.Duration // a body that delivers no bytes for this long is abandoned (default 20s); 0 means never
+}
+
+// Default returns the policy gomodx uses unless told otherwise.
+func Default() Policy {
+	return Policy{
+		Retries: 3,
+		WaitMin: 500 * time.Millisecond,
+		WaitMax: 10 * time.Second,
+		Timeout: 30 * time.Second,
+		Stall:   20 * time.Second,
+	}
+}
+
+// retries returns the number of extra attempts, never negative.
+func (p Policy) retries() int {
+	return max(p.Retries, 0)
+}
+
+// backoff returns how long to wait after the failed attempt number attempt
+// (0 for the first): WaitMin doubled attempt times, capped at WaitMax, with
+// ±25% jitter so that many clients failing together do not retry together.
+func (p Policy) backoff(attempt int) time.Duration {
+	if p.WaitMin <= 0 {
+		return 0
+	}
+	ceiling := max(p.WaitMax, p.WaitMin)
+	d := p.WaitMin
+	for i := 0; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	d = min(d, ceiling)
+	if q := int64(d / 4); q > 0 {
+		d += time.Duration(rand.Int64N(2*q+1) - q)
+	}
+	return min(d, ceiling)
+}
+
+// wait returns how long to wait after the failed attempt number attempt,
+// which got resp (nil after a transport error). A Retry-After header on a
+// 429 or 503 replaces the backoff, capped at WaitMax: a mirror asking for
+// minutes is better left to the next mirror than waited for.
+func (p Policy) wait(attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return min(d, max(p.WaitMax, p.WaitMin, 0))
+		}
+	}
+	return p.backoff(attempt)
+}
+
+// retryAfter parses a Retry-After value: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	var secs int64
+	digits := true
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			digits = false
+			break
+		}
+		secs = secs*10 + int64(c-'0')
+		if secs > int64(24*time.Hour/time.Second) {
+			return 24 * time.Hour, true
+		}
+	}
+	if digits {
+		return time.Duration(secs) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// sleep waits for d or until ctx is done, whichever comes first.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Do runs op up to 1+Retries times while its error is [Transient], waiting
+// with the policy's backoff between attempts. It is for failures the HTTP
+// client cannot retry by itself: a body that breaks after a 200 response.
+// op must start from scratch each time.
+//
+// An error that already carries a [*GiveUpError] (the client ran out of
+// retries) is not retried again. When Do gives up on a transient error after
+// more than one request, it returns a *GiveUpError counting every request
+// made, including the client's own retries; any other error is returned as
+// op returned it. Cancelling ctx stops the wait at once.
+func (p Policy) Do(ctx context.Context, op func(ctx context.Context) error) error {
+	tries := 0
+	for attempt := 0; ; attempt++ {
+		err := op(ctx)
+		if err == nil {
+			return nil
+		}
+		var gu *GiveUpError
+		exhausted := errors.As(err, &gu)
+		if exhausted {
+			tries += gu.Tries
+		} else {
+			tries++
+		}
+		if ctx.Err() != nil || !Transient(err) {
+			return err
+		}
+		if exhausted || attempt >= p.retries() {
+			cause := err
+			if exhausted {
+				cause = gu.Err
+			}
+			if tries > 1 {
+				return &GiveUpError{Tries: tries, Err: cause}
+			}
+			return err
+		}
+		if err := sleep(ctx, p.backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
