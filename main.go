@@ -19,6 +19,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/gomodx/gomodx/wrap"
 )
 
 // version is set with -ldflags "-X main.version=…"; otherwise the module
@@ -50,10 +52,40 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				Name:      "download",
 				Usage:     "download modules to the module cache, like 'go mod download'",
 				ArgsUsage: "[modules]",
-				Flags:     append(cfg.flags(), goDownloadFlags(&cfg.goFlags)...),
+				Flags:     append(cfg.flags(), cfg.goFlags.downloadFlags()...),
 				Action: func(c *cli.Context) (err error) {
 					code, err = newCommand(cfg, stdout, stderr).download(c.Context, c.Args().Slice())
 					return err
+				},
+			},
+			{
+				Name:  "tidy",
+				Usage: "add missing and remove unused modules, like 'go mod tidy'",
+				Flags: append(cfg.flags(), cfg.goFlags.tidyFlags()...),
+				Action: func(c *cli.Context) (err error) {
+					cfg.goFlags.v = cfg.verbose
+					code, err = newCommand(cfg, stdout, stderr).tidy(c.Context, c.Args().Slice())
+					return err
+				},
+			},
+			{
+				Name:            "go",
+				Usage:           "run any go command (build, get, list, mod vendor...) through gomodx's mirrors",
+				ArgsUsage:       "command [arguments]",
+				SkipFlagParsing: true,
+				Flags:           cfg.flags(),
+				Action: func(c *cli.Context) (err error) {
+					code, err = newCommand(cfg, stdout, stderr).goCommand(c.Context, c.Args().Slice())
+					return err
+				},
+			},
+			{
+				Name:      "shell-init",
+				Usage:     "print a shell function that sends 'go mod tidy' and 'go mod download' through gomodx",
+				ArgsUsage: "bash|zsh|fish",
+				Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "send every go command that may fetch modules through gomodx"}},
+				Action: func(c *cli.Context) error {
+					return wrap.ShellInit(stdout, c.Args().First(), c.Bool("all"))
 				},
 			},
 		},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodx/gomodx/checksum/checksumtest"
 	"github.com/rogpeppe/go-internal/goproxytest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -21,6 +22,7 @@ func TestMain(m *testing.M) {
 // gomodx binary, the real go command and fake mirrors on 127.0.0.1.
 func TestScript(t *testing.T) {
 	mods := goproxytest.NewTestServer(t, "testdata/mod", "")
+	sumdb, gosumdb := checksumtest.NewServer(t, sumdbName, txtarSums("testdata/mod"))
 	// Share the user's build cache: scripts build programs, and compiling the
 	// standard library afresh for each would dominate the run.
 	out, err := exec.Command("go", "env", "GOCACHE").Output()
@@ -34,7 +36,7 @@ func TestScript(t *testing.T) {
 		RequireUniqueNames:  true,
 		Setup: func(e *testscript.Env) error {
 			// A fresh fault proxy per script, so hit counters do not leak.
-			proxy := newFaultProxy(mods.URL)
+			proxy := newFaultProxy(mods.URL, sumdb)
 			e.Defer(proxy.Close)
 			e.Values[proxyKey{}] = proxy
 			e.Setenv("PROXY", proxy.URL)
@@ -44,6 +46,7 @@ func TestScript(t *testing.T) {
 			e.Setenv("GOCACHE", gocache)
 			e.Setenv("GOFLAGS", "-modcacherw")
 			e.Setenv("GOSUMDB", "off")
+			e.Setenv("TESTSUMDB", gosumdb) // scripts that check against the checksum database
 			e.Setenv("GOTOOLCHAIN", "local")
 			e.Setenv("GOWORK", "off")
 			e.Setenv("GONOSUMDB", "")

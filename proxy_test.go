@@ -5,13 +5,19 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rogpeppe/go-internal/txtar"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
 )
 
 // faultProxy is a module mirror for tests: it forwards to a goproxytest server
@@ -26,17 +32,21 @@ import (
 //	tamper      serve .zip files with an extra file (a valid zip, wrong hash)
 //	truncate-N  cut the first N .zip bodies for each file in half, then close
 //	hang        never answer (until the client gives up, at most a minute)
+//
+// Under <mirror>/sumdb/sum.gomodx.test/ it serves a checksum database that
+// knows every module in testdata/mod.
 type faultProxy struct {
 	*httptest.Server
-	upstream string // goproxytest's URL, ending in /mod
+	upstream string       // goproxytest's URL, ending in /mod
+	sumdb    http.Handler // the checksum database, served under <mirror>/sumdb/<sumdbName>/
 
 	mu   sync.Mutex
 	hits map[string]int // fault path → requests seen
 	log  []string
 }
 
-func newFaultProxy(upstream string) *faultProxy {
-	p := &faultProxy{upstream: upstream, hits: map[string]int{}}
+func newFaultProxy(upstream string, sumdb http.Handler) *faultProxy {
+	p := &faultProxy{upstream: upstream, sumdb: sumdb, hits: map[string]int{}}
 	p.Server = httptest.NewServer(http.HandlerFunc(p.serve))
 	return p
 }
@@ -90,6 +100,12 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if rest, ok := strings.CutPrefix(file, "sumdb/"+sumdbName); ok {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = rest
+		p.sumdb.ServeHTTP(w, r2)
+		return
+	}
 	resp, err := http.Get(p.upstream + "/" + file)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
@@ -160,4 +176,55 @@ func (p *faultProxy) takeLog() []string {
 	p.log = nil
 	slices.Sort(log)
 	return log
+}
+
+// sumdbName is the fake checksum database's name; scripts that want the
+// checksum database set GOSUMDB=$TESTSUMDB.
+const sumdbName = "sum.gomodx.test"
+
+// txtarSums backs the fake checksum database with the modules in dir, laid
+// out as goproxytest serves them: files whose names start with "." are not
+// in the zip, and ".mod", or else "go.mod", is the go.mod.
+func txtarSums(dir string) func(path, version string) ([]byte, error) {
+	return func(path, version string) ([]byte, error) {
+		escPath, err := module.EscapePath(path)
+		if err != nil {
+			return nil, fs.ErrNotExist
+		}
+		a, err := txtar.ParseFile(filepath.Join(dir, strings.ReplaceAll(escPath, "/", "_")+"_"+version+".txt"))
+		if err != nil {
+			return nil, fs.ErrNotExist // the database answers 404
+		}
+		files := map[string][]byte{}
+		var names []string
+		var gomod, dotmod []byte
+		for _, f := range a.Files {
+			switch {
+			case f.Name == ".mod":
+				dotmod = f.Data
+			case strings.HasPrefix(f.Name, "."):
+			default:
+				if f.Name == "go.mod" {
+					gomod = f.Data
+				}
+				name := path + "@" + version + "/" + f.Name // the zip's entry name
+				names = append(names, name)
+				files[name] = f.Data
+			}
+		}
+		if dotmod != nil {
+			gomod = dotmod
+		}
+		// Hash1 over the zip's entry names is what HashZip computes.
+		open := func(data []byte) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+		zipHash, err := dirhash.Hash1(names, func(name string) (io.ReadCloser, error) { return open(files[name]) })
+		if err != nil {
+			return nil, err
+		}
+		modHash, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) { return open(gomod) })
+		if err != nil {
+			return nil, err
+		}
+		return fmt.Appendf(nil, "%s %s %s\n%s %s/go.mod %s\n", path, version, zipHash, path, version, modHash), nil
+	}
 }

@@ -28,9 +28,9 @@ func (e handoffError) Is(target error) bool { return target == errors.ErrUnsuppo
 
 // Error is the failure of every mirror tried for one file.
 type Error struct {
-	Mod      module.Version
-	File     string    // "info", "mod" or "zip"
-	Attempts []Attempt // in the order tried
+	Mod      module.Version // zero for a Get
+	File     string         // "info", "mod" or "zip"; for a Get, the path
+	Attempts []Attempt      // in the order tried
 }
 
 // Attempt is one mirror's failure.

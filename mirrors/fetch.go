@@ -109,8 +109,19 @@ func (l *List) Fetch(ctx context.Context, mod module.Version, file string, store
 		return module.VersionError(mod, err)
 	}
 	rel := escPath + "/@v/" + escVersion + "." + file
+	return l.walk(ctx, &Error{Mod: mod, File: file}, rel, limit, store)
+}
 
-	fail := &Error{Mod: mod, File: file}
+// Get gets any protocol path relative to a mirror's root: a version list
+// ("<escaped path>/@v/list"), "@latest", a version query, or the checksum
+// database ("sumdb/<name>/..."). Mirrors are walked as by Fetch.
+func (l *List) Get(ctx context.Context, path string, store func(body io.Reader) error) error {
+	return l.walk(ctx, &Error{File: path}, path, maxGoMod, store)
+}
+
+// walk tries the mirrors in GOPROXY order for rel, recording each failure
+// in fail.
+func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, store func(io.Reader) error) error {
 	for _, r := range l.runs {
 		// The mirrors of a run are interchangeable: this is where a ranking
 		// may reorder r.mirrors. Only the run's end decides how the walk goes on.
@@ -129,7 +140,7 @@ func (l *List) Fetch(ctx context.Context, mod module.Version, file string, store
 			}
 			a := Attempt{Mirror: m.redacted, Err: err}
 			fail.Attempts = append(fail.Attempts, a)
-			l.log.DebugContext(ctx, "mirror failed", "module", mod.String(), "file", file, "mirror", a.Mirror, "error", a.describe())
+			l.log.DebugContext(ctx, "mirror failed", "path", rel, "mirror", a.Mirror, "error", a.describe())
 			if ctx.Err() != nil {
 				return fail
 			}

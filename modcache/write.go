@@ -282,6 +282,20 @@ func (c *Cache) PutZip(ctx context.Context, mod module.Version, want string, dl 
 	return nil
 }
 
+// FetchZip fetches mod's zip through dl into f, a file the caller owns
+// outside the cache, and verifies it as PutZip does, without taking the
+// version's lock or writing the cache. It serves a go command that asks a
+// proxy for the zip while it holds that lock and writes the zip itself.
+func FetchZip(ctx context.Context, mod module.Version, want string, dl Download, f *os.File) error {
+	if err := module.Check(mod.Path, mod.Version); err != nil {
+		return err
+	}
+	return fetch(ctx, mod, Zip, dl, func(body io.Reader) error {
+		_, err := storeZip(mod, want, f, body)
+		return err
+	})
+}
+
 // storeZip makes f hold exactly body, then verifies it and returns its h1
 // hash. f is truncated first, since an earlier attempt may have left bytes
 // in it (modfetch.downloadZip does the same between proxies).

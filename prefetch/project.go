@@ -39,10 +39,11 @@ func pruningFor(goVersion string) Pruning {
 // the roots of the module graph, how to walk it, and the checksums that
 // decide which bytes may enter the cache.
 type Project struct {
-	Dir     string          // directory of go.mod, or of go.work in workspace mode
-	Mains   map[string]bool // main module paths: never fetched
-	Roots   []module.Version
-	Pruning Pruning
+	Dir       string          // directory of go.mod, or of go.work in workspace mode
+	GoVersion string          // the main module's go directive
+	Mains     map[string]bool // main module paths: never fetched
+	Roots     []module.Version
+	Pruning   Pruning
 	// Replace maps a module version to its replacement. A key with an empty
 	// Version replaces every version of that path. A replacement whose
 	// Version is empty is a directory, relative to Dir.
@@ -67,6 +68,7 @@ func LoadModule(gomod string) (*Project, error) {
 		Sums:    Sums{},
 	}
 	if f.Go != nil {
+		p.GoVersion = f.Go.Version
 		p.Pruning = pruningFor(f.Go.Version)
 	}
 	p.addModule(f, p.Dir)
@@ -254,4 +256,28 @@ func ParseTargets(p *Project, args []string) (t Targets, queries []string) {
 		}
 	}
 	return t, queries
+}
+
+// Vendored reports whether a build-like go command with these arguments (and
+// GOFLAGS, which the caller appends) reads dependencies from vendor/ rather
+// than the module cache, as cmd/go/internal/modload decides: -mod=vendor, or
+// no -mod flag, a vendor/modules.txt and a go version of 1.14 or later.
+func (p *Project) Vendored(args []string) bool {
+	mod := ""
+	for _, a := range args {
+		a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if v, ok := strings.CutPrefix(a, "mod="); ok {
+			mod = v // the last one wins, as with the flag package
+		}
+	}
+	if mod != "" {
+		return mod == "vendor"
+	}
+	if p.Pruning == Workspace {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(p.Dir, "vendor", "modules.txt")); err != nil {
+		return false
+	}
+	return p.GoVersion != "" && semver.Compare("v"+p.GoVersion, "v1.14") >= 0
 }

@@ -158,3 +158,26 @@ func (e Env) ModFile() string {
 	}
 	return ""
 }
+
+// Proxied reports whether GOPROXY lets gomodx fetch anything: it does not
+// when GOPROXY is off, or starts with direct.
+func (e Env) Proxied() bool {
+	first, _, _ := strings.Cut(strings.TrimLeft(e.GOPROXY, ",|"), ",")
+	first, _, _ = strings.Cut(first, "|")
+	return first != "off" && first != "direct" && first != ""
+}
+
+// ProxyFor is the GOPROXY for the wrapped go command: gomodx's loopback
+// proxy, followed by direct when the user's GOPROXY reaches direct, so go
+// falls through to it after a not-found exactly as it would have.
+func (e Env) ProxyFor(endpoint string) string {
+	for _, entry := range strings.FieldsFunc(e.GOPROXY, func(r rune) bool { return r == ',' || r == '|' }) {
+		switch strings.TrimSpace(entry) {
+		case "direct":
+			return endpoint + ",direct"
+		case "off":
+			return endpoint
+		}
+	}
+	return endpoint
+}

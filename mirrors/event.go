@@ -1,0 +1,33 @@
+package mirrors
+
+import (
+	"time"
+
+	"golang.org/x/mod/module"
+)
+
+// EventKind says what happened to one request.
+type EventKind int
+
+const (
+	Started    EventKind = iota // a request for File was sent to Mirror
+	Retrying                    // Mirror failed with Err; the same mirror is tried again
+	FailedOver                  // Mirror failed with Err; Next is tried instead
+	Hedged                      // Mirror was slow; the same request was also sent to Next
+	Lied                        // Mirror served bytes that store rejected as wrong (Err)
+	Done                        // File came from Mirror: Bytes in Elapsed
+)
+
+// Event reports progress of a Fetch to Options.OnEvent, for progress
+// displays and machine-readable logs. Mirror and Next are redacted URLs.
+type Event struct {
+	Kind    EventKind
+	Mod     module.Version
+	File    string // "info", "mod" or "zip"
+	Mirror  string
+	Next    string
+	Attempt int // 1 for the first try on Mirror
+	Bytes   int64
+	Elapsed time.Duration
+	Err     error
+}

@@ -1,0 +1,320 @@
+package prefetch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	"golang.org/x/mod/module"
+
+	"github.com/gomodx/gomodx/modcache"
+)
+
+// Options configures a Fetcher.
+type Options struct {
+	// Jobs is how many files are fetched at once. The work waits on the
+	// network, so the default (16) is well above the go command's GOMAXPROCS.
+	Jobs int
+	// Private reports whether a module path matches GONOPROXY/GOPRIVATE. Such
+	// modules are never asked of a Source: the go command fetches them itself.
+	Private func(path string) bool
+	// NoSumCheck reports whether the go command would accept a module without
+	// a checksum (GOSUMDB=off, or GONOSUMDB/GOPRIVATE matches). Files go.sum
+	// has no line for are fetched only for such modules, or when Checksums
+	// can vouch for them; the others are left to the go command.
+	NoSumCheck func(path string) bool
+	// Checksums, if set, returns the checksum database's hashes for a module
+	// that go.sum does not list (the zip's and the go.mod's).
+	Checksums func(ctx context.Context, mod module.Version) (zip, gomod string, err error)
+	// Progress, if set, is called for every file as it is planned and as it
+	// is settled. It may be called from several goroutines at once.
+	Progress func(Event)
+}
+
+// Event reports what happened to one file.
+type Event struct {
+	Mod   module.Version
+	Kind  modcache.Kind
+	State State
+	Bytes int64 // size written, with Fetched
+	Err   error // set with Failed
+}
+
+// State is where one file stands. Every file is reported Planned once, when
+// it is first asked for, then once more with its outcome.
+type State int
+
+const (
+	Planned State = iota // asked for
+	Fetched              // fetched, verified and written to the cache
+	Cached               // already complete in the cache
+	Left                 // left to the go command (private, no checksum, direct)
+	Failed
+)
+
+// Stats counts outcomes.
+type Stats struct {
+	Fetched, Cached, Left, Failed int
+}
+
+// A Fetcher puts verified module files into the cache, each at most once
+// however many callers ask for it at the same time. It is safe for
+// concurrent use, and lives as long as one gomodx command: the prefetch walk
+// and the loopback proxy share it.
+type Fetcher struct {
+	ctx   context.Context // bounds every fetch, whoever waits for it
+	cache *modcache.Cache
+	src   Source
+	sums  Sums
+	opts  Options
+	sem   chan struct{}  // bounds the files fetched at once
+	wg    sync.WaitGroup // fetches in flight
+
+	mu    sync.Mutex
+	files map[fileKey]*call
+	stats Stats
+}
+
+type fileKey struct {
+	mod  module.Version
+	kind modcache.Kind
+}
+
+// call is one file fetch that several callers may wait for.
+type call struct {
+	done  chan struct{}
+	state State
+	err   error
+}
+
+// NewFetcher returns a Fetcher that verifies against sums (go.sum lines; nil
+// for none) and writes into cache. Cancelling ctx stops every fetch; the ctx
+// given to Ensure only bounds that caller's wait, since a fetch may be
+// shared by several callers.
+func NewFetcher(ctx context.Context, cache *modcache.Cache, src Source, sums Sums, opts Options) *Fetcher {
+	if opts.Jobs <= 0 {
+		opts.Jobs = 16
+	}
+	if sums == nil {
+		sums = Sums{}
+	}
+	return &Fetcher{
+		ctx:   ctx,
+		cache: cache, src: src, sums: sums, opts: opts,
+		sem:   make(chan struct{}, opts.Jobs),
+		files: map[fileKey]*call{},
+	}
+}
+
+// Cache returns the module cache the Fetcher writes.
+func (f *Fetcher) Cache() *modcache.Cache { return f.cache }
+
+// Stats returns the outcomes so far.
+func (f *Fetcher) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stats
+}
+
+// ErrLeft is returned for a file the Fetcher leaves to the go command: a
+// private module, one without a checksum to verify it against, or one that
+// GOPROXY says to fetch directly. It is not a failure.
+var ErrLeft = errors.New("left to the go command")
+
+// Ensure makes mod's file of the given kind complete in the cache. It
+// returns the outcome; the error is ErrLeft for Left and the cause for
+// Failed. A file is fetched once: later calls get the first call's outcome
+// until Forget.
+func (f *Fetcher) Ensure(ctx context.Context, mod module.Version, kind modcache.Kind) (State, error) {
+	key := fileKey{mod, kind}
+	f.mu.Lock()
+	c, ok := f.files[key]
+	if !ok {
+		c = &call{done: make(chan struct{})}
+		f.files[key] = c
+	}
+	f.mu.Unlock()
+	if !ok {
+		f.wg.Go(func() { f.run(c, mod, kind) })
+	}
+	select {
+	case <-c.done:
+		return c.state, c.err
+	case <-ctx.Done():
+		return Failed, ctx.Err()
+	}
+}
+
+// run performs one call, under the Fetcher's own context.
+func (f *Fetcher) run(c *call, mod module.Version, kind modcache.Kind) {
+	f.report(Event{Mod: mod, Kind: kind, State: Planned})
+	c.state, c.err = f.fetch(f.ctx, mod, kind)
+	close(c.done)
+
+	f.mu.Lock()
+	switch c.state {
+	case Fetched:
+		f.stats.Fetched++
+	case Cached:
+		f.stats.Cached++
+	case Left:
+		f.stats.Left++
+	case Failed:
+		f.stats.Failed++
+	}
+	f.mu.Unlock()
+	ev := Event{Mod: mod, Kind: kind, State: c.state}
+	switch c.state {
+	case Failed:
+		ev.Err = c.err
+	case Fetched:
+		ev.Bytes = f.size(mod, kind)
+	}
+	f.report(ev)
+}
+
+// Wait waits for every fetch in flight to finish, including those whose
+// callers stopped waiting. Call it before exiting after a cancellation, so
+// that every temp file is cleaned up.
+func (f *Fetcher) Wait() { f.wg.Wait() }
+
+// Forget drops the remembered outcome for mod's file, so that the next
+// Ensure looks at the cache again (after a repair removed it).
+func (f *Fetcher) Forget(mod module.Version, kind modcache.Kind) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.files[fileKey{mod, kind}]; ok {
+		select {
+		case <-c.done:
+			delete(f.files, fileKey{mod, kind})
+		default: // still running: its outcome is fresh
+		}
+	}
+}
+
+// ZipTo fetches mod's zip into tmp, verified against go.sum or the checksum
+// database where they apply, without writing the cache: the go command that
+// asked for it holds the zip's lock and writes it itself. It returns ErrLeft
+// when there is nothing to verify it against.
+func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) error {
+	if f.opts.Private != nil && f.opts.Private(mod.Path) {
+		return ErrLeft
+	}
+	want, ok, err := f.Want(ctx, mod, modcache.Zip)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrLeft
+	}
+	select {
+	case f.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-f.sem }()
+	err = modcache.FetchZip(ctx, mod, want, func(store func(io.Reader) error) error {
+		return f.src.Fetch(ctx, mod, string(modcache.Zip), store)
+	}, tmp)
+	if errors.Is(err, errors.ErrUnsupported) {
+		return ErrLeft
+	}
+	return err
+}
+
+// Want returns the hash mod's file must have: go.sum's line, else the
+// checksum database's when the module is not exempt from it. ok is false
+// when there is nothing to check against and the go command would insist on
+// one: the file must then be left to the go command.
+func (f *Fetcher) Want(ctx context.Context, mod module.Version, kind modcache.Kind) (want string, ok bool, err error) {
+	zip, gomod := f.sums.Zip(mod), f.sums.GoMod(mod)
+	pick := func() string {
+		if kind == modcache.Mod {
+			return gomod
+		}
+		return zip // .info rides with its zip
+	}
+	if pick() != "" {
+		return pick(), true, nil
+	}
+	if f.opts.NoSumCheck != nil && f.opts.NoSumCheck(mod.Path) {
+		return "", true, nil
+	}
+	if f.opts.Checksums == nil {
+		return "", false, nil
+	}
+	zip, gomod, err = f.opts.Checksums(ctx, mod)
+	if err != nil {
+		return "", false, err
+	}
+	return pick(), pick() != "", nil
+}
+
+func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.Kind) (State, error) {
+	if f.opts.Private != nil && f.opts.Private(mod.Path) {
+		if f.cache.Has(mod, kind, "") {
+			return Cached, nil
+		}
+		return Left, ErrLeft
+	}
+	want, ok, err := f.Want(ctx, mod, kind)
+	if err != nil {
+		return Failed, err
+	}
+	if !ok {
+		return Left, ErrLeft
+	}
+	if kind == modcache.Info {
+		want = "" // .info carries no checksum
+	}
+	if f.cache.Has(mod, kind, want) {
+		return Cached, nil
+	}
+
+	select {
+	case f.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Failed, ctx.Err()
+	}
+	defer func() { <-f.sem }()
+
+	dl := func(store func(io.Reader) error) error {
+		return f.src.Fetch(ctx, mod, string(kind), store)
+	}
+	switch kind {
+	case modcache.Info:
+		err = f.cache.PutInfo(ctx, mod, dl)
+	case modcache.Mod:
+		err = f.cache.PutMod(ctx, mod, want, dl)
+	case modcache.Zip:
+		err = f.cache.PutZip(ctx, mod, want, dl)
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		return Left, ErrLeft
+	}
+	if err != nil {
+		return Failed, err
+	}
+	return Fetched, nil
+}
+
+func (f *Fetcher) report(ev Event) {
+	if f.opts.Progress != nil {
+		f.opts.Progress(ev)
+	}
+}
+
+// size is the size of a file just written to the cache, for progress.
+func (f *Fetcher) size(mod module.Version, kind modcache.Kind) int64 {
+	file, err := f.cache.Path(mod, string(kind))
+	if err != nil {
+		return 0
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
