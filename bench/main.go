@@ -1,0 +1,156 @@
+// Bench compares gomodx with the plain go command on the same inputs, side
+// by side in one run, without leaving the machine.
+//
+// It generates a synthetic module graph (deterministic from -seed), serves
+// it from a fake GOPROXY on 127.0.0.1 that adds a round-trip time to every
+// response and a handshake to every new connection, and times
+// `go mod download`, `gomodx download` and `GOMAXPROCS=16 go mod download`
+// (and the same for tidy) on a cold module cache, interleaved round by
+// round. The "limit" column is the go command on a module cache whose
+// cache/download is already full, plus one RTT: what no fetcher can beat.
+//
+// Usage:
+//
+//	go run ./bench [flags]
+//
+// Examples:
+//
+//	go run ./bench                                  # full run
+//	go run ./bench -scale 0.05 -rounds 1 -rtt 0,50  # quick look
+//	go run ./bench -tools go,go16                   # without gomodx
+//	go run ./bench -gomodx go                       # the harness itself, go in gomodx's column
+//
+// The report is Markdown on stdout; progress goes to stderr.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the parsed command line.
+type config struct {
+	rtts       []time.Duration
+	rounds     int
+	warmRounds int
+	modules    int
+	scale      float64
+	seed       uint64
+	unpruned   bool
+	tools      []string
+	commands   []string
+	gomodx     string
+	goBin      string
+	keep       bool
+	timeout    time.Duration
+	handshake  float64
+	bandwidth  float64 // MB/s, 0 for none
+}
+
+func main() {
+	log.SetPrefix("bench: ")
+	log.SetFlags(0)
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err != nil {
+		if err != flag.ErrHelp {
+			log.Print(err)
+		}
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		log.Print(err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags turns the command line into a config.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rtts := fs.String("rtt", "0,50,150", "round-trip times to the mirror, in ms (or with a unit), comma-separated")
+	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds per RTT and command; the table shows medians")
+	fs.IntVar(&cfg.warmRounds, "warm-rounds", 10, "rounds of the warm-cache comparison (0 skips it)")
+	fs.IntVar(&cfg.modules, "modules", 300, "module versions in the graph; 30% of them are downloaded")
+	fs.Float64Var(&cfg.scale, "scale", 1, "zip size factor: 1 is 95 MB of zips in all, 0.1 a quick run")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the generated graph")
+	fs.BoolVar(&cfg.unpruned, "unpruned", false, "main module at go 1.16: go reads and downloads the whole graph")
+	tools := fs.String("tools", "go,gomodx,go16,limit", "tools to run, comma-separated: go, gomodx, go16, limit")
+	commands := fs.String("commands", "download,tidy", "commands to run, comma-separated: download, tidy")
+	fs.StringVar(&cfg.gomodx, "gomodx", "", "gomodx binary to run (default: build github.com/gomodx/gomodx); \"go\" runs the plain go command in its place")
+	fs.StringVar(&cfg.goBin, "go", "", "go command to measure and to hand to gomodx as GOMODX_GO (default: go on PATH)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (tree, project, caches)")
+	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit for each command run")
+	fs.Float64Var(&cfg.handshake, "handshake", 2, "RTTs a new connection costs before its first request (2: TCP + TLS 1.3)")
+	fs.Float64Var(&cfg.bandwidth, "bandwidth", 0, "bandwidth shared by all responses, in MB/s (0: unlimited)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	var err error
+	if cfg.rtts, err = parseRTTs(*rtts); err != nil {
+		return cfg, err
+	}
+	cfg.tools = split(*tools)
+	cfg.commands = split(*commands)
+	for _, c := range cfg.commands {
+		if c != "download" && c != "tidy" {
+			return cfg, fmt.Errorf("-commands: unknown command %q (want download, tidy)", c)
+		}
+	}
+	switch {
+	case cfg.rounds < 1:
+		return cfg, fmt.Errorf("-rounds %d: need at least 1", cfg.rounds)
+	case cfg.warmRounds < 0:
+		return cfg, fmt.Errorf("-warm-rounds %d: must not be negative", cfg.warmRounds)
+	case cfg.timeout <= 0:
+		return cfg, fmt.Errorf("-timeout %v: must be positive", cfg.timeout)
+	case cfg.handshake < 0 || cfg.bandwidth < 0:
+		return cfg, fmt.Errorf("-handshake and -bandwidth must not be negative")
+	case len(cfg.tools) == 0 || len(cfg.commands) == 0 || len(cfg.rtts) == 0:
+		return cfg, fmt.Errorf("-tools, -commands and -rtt need at least one value each")
+	}
+	return cfg, nil
+}
+
+// parseRTTs parses "0,50,150" (milliseconds) or "0,50ms,0.15s".
+func parseRTTs(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, f := range split(s) {
+		if ms, err := strconv.ParseFloat(f, 64); err == nil && ms >= 0 {
+			out = append(out, time.Duration(ms*float64(time.Millisecond)))
+			continue
+		}
+		d, err := time.ParseDuration(f)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("-rtt: bad round-trip time %q", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// split splits a comma-separated list, dropping empty items.
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

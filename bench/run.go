@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// tool is one column of the table: a command line and the environment it
+// adds to the common one.
+type tool struct {
+	name  string // as given to -tools
+	label string // as shown in the table
+	// argv returns the command line for a command ("download", "tidy").
+	argv func(cmd string) []string
+	env  []string
+	// warm runs it on a cache/download filled beforehand (the limit column).
+	warm bool
+	// broken says why it cannot run at all (gomodx did not build), with the
+	// output that shows why.
+	broken    error
+	brokenOut string
+}
+
+// newTools returns the tools named in names. gomodx is the path of the
+// gomodx binary, or "go" to stand in the plain go command for it.
+func newTools(names []string, goBin, gomodx string) ([]tool, error) {
+	goArgv := func(cmd string) []string { return []string{goBin, "mod", cmd} }
+	var tools []tool
+	for _, name := range names {
+		t := tool{name: name}
+		switch name {
+		case "go":
+			t.label, t.argv = "go", goArgv
+		case "gomodx":
+			t.label = "gomodx"
+			t.argv = func(cmd string) []string { return []string{gomodx, cmd} }
+			if gomodx == "go" {
+				t.argv = goArgv
+			}
+		case "go16":
+			t.label, t.argv, t.env = "GOMAXPROCS=16 go", goArgv, []string{"GOMAXPROCS=16"}
+		case "limit":
+			t.label, t.argv, t.warm = "limit", goArgv, true
+		default:
+			return nil, fmt.Errorf("-tools: unknown tool %q (want go, gomodx, go16, limit)", name)
+		}
+		tools = append(tools, t)
+	}
+	return tools, nil
+}
+
+// runner runs one command of one tool at a time, each in its own fresh
+// directory with a fresh GOMODCACHE and GOPATH and a fresh copy of the main
+// module, and measures it.
+type runner struct {
+	tmp     string   // parent of the per-run directories
+	project string   // the main module to copy
+	env     []string // common environment, see hermeticEnv
+	timeout time.Duration
+	mirror  *mirror
+}
+
+// result is the outcome of one run.
+type result struct {
+	wall   time.Duration
+	maxRSS int64 // bytes; the largest of the process and its waited-for children
+	stats  mirrorStats
+	err    error
+	stderr string // the tail, for failures
+}
+
+// cacheSetup says which GOMODCACHE a run gets.
+type cacheSetup struct {
+	from   string // copy this directory into a new GOMODCACHE first
+	shared string // use this GOMODCACHE as it is (a warm one), not a new one
+	keep   bool   // leave the new GOMODCACHE for the caller, who removes it
+}
+
+// run runs t's version of cmd on a fresh copy of the main module and
+// returns the result and, with cs.keep, the GOMODCACHE it filled.
+func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (res result, modcache string) {
+	dir, err := os.MkdirTemp(r.tmp, "run-")
+	if err != nil {
+		return result{err: err}, ""
+	}
+	modcache = filepath.Join(dir, "modcache")
+	defer func() {
+		if !cs.keep || res.err != nil {
+			removeAll(dir)
+			modcache = ""
+		}
+	}()
+	app := filepath.Join(dir, "app")
+	if err := copyTree(r.project, app); err != nil {
+		return result{err: err}, ""
+	}
+	if cs.from != "" {
+		if err := copyTree(cs.from, modcache); err != nil {
+			return result{err: err}, ""
+		}
+	}
+	mc := modcache
+	if cs.shared != "" {
+		mc = cs.shared
+	}
+	return r.exec(ctx, t, cmd, app, mc, filepath.Join(dir, "gopath")), modcache
+}
+
+// exec runs t's cmd in app with the given module cache and GOPATH.
+func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath string) result {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	argv := t.argv(cmd)
+	c := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	c.Dir = app
+	c.Env = append(append(r.env[:len(r.env):len(r.env)],
+		"GOMODCACHE="+modcache,
+		"GOPATH="+gopath,
+	), t.env...)
+	var out tail
+	c.Stdout, c.Stderr = &out, &out
+	c.WaitDelay = 5 * time.Second
+
+	r.mirror.reset()
+	start := time.Now()
+	err := c.Run()
+	res := result{wall: time.Since(start), stats: r.mirror.reset(), stderr: out.String()}
+	if c.ProcessState != nil {
+		res.maxRSS = maxRSS(c.ProcessState)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %v (-timeout): %w", r.timeout, err)
+	}
+	if err != nil {
+		res.err = fmt.Errorf("%s: %w", strings.Join(t.argv(cmd), " "), err)
+	}
+	return res
+}
+
+// hermeticEnv returns the environment shared by every run: the caller's,
+// without anything that would change what the go command does or where it
+// looks (GO*, GOMODX_*, proxies), plus settings that point it at the mirror
+// only. GOMODCACHE and GOPATH are set per run.
+func hermeticEnv(mirrorURL, goBin, gocache string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch u := strings.ToUpper(k); {
+		case strings.HasPrefix(u, "GO"), u == "HTTP_PROXY", u == "HTTPS_PROXY", u == "ALL_PROXY", u == "NO_PROXY":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"GOPROXY="+mirrorURL,
+		"GOSUMDB=off",
+		"GOFLAGS=-modcacherw",
+		"GOTOOLCHAIN=local",
+		"GOWORK=off",
+		"GOENV=off",
+		"GOTELEMETRY=off",
+		"GOCACHE="+gocache,
+		"GOMODX_GO="+goBin,
+	)
+}
+
+// tail keeps the last bytes written to it, enough to show why a command
+// failed without holding a chatty one's whole output.
+type tail struct{ buf []byte }
+
+const tailSize = 4 << 10
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 2*tailSize {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailSize:]...)
+	}
+	return len(p), nil
+}
+
+// String returns at most the last tailSize bytes, from a line start.
+func (t *tail) String() string {
+	b := t.buf
+	if len(b) > tailSize {
+		b = b[len(b)-tailSize:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+	}
+	return strings.TrimRight(string(b), "\n")
+}
+
+// copyTree copies the regular files under src to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o777)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		return copyFile(p, target)
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// removeAll removes dir even where the module cache made files read-only
+// (a tool that ignores -modcacherw).
+func removeAll(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o777)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
