@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -21,22 +22,35 @@ import (
 
 // config holds the flag values, each also settable by a GOMODX_ variable.
 type config struct {
-	jobs    int
-	verbose bool
-	retry   retry.Policy
-	goFlags goFlags
+	jobs     int
+	verbose  bool
+	quiet    bool
+	json     bool   // gomodx's events on stdout, where go has no -json of its own
+	jsonFile string // gomodx's events to this file
+	retry    retry.Policy
+	mirrors  mirrorConfig
+	goFlags  goFlags
 }
 
 func (cfg *config) flags() []cli.Flag {
 	def := retry.Default()
-	return []cli.Flag{
-		&cli.IntFlag{Name: "jobs", Value: 16, Usage: "files fetched at once", EnvVars: []string{"GOMODX_JOBS"}, Destination: &cfg.jobs},
-		&cli.BoolFlag{Name: "v", Usage: "log every request and retry to stderr", EnvVars: []string{"GOMODX_VERBOSE"}, Destination: &cfg.verbose},
+	return append([]cli.Flag{
+		&cli.IntFlag{Name: "jobs", Value: 64, Usage: "files fetched at once", EnvVars: []string{"GOMODX_JOBS"}, Destination: &cfg.jobs},
+		&cli.BoolFlag{Name: "v", Usage: "print every file fetched, with its mirror, size and time, and every hedged request", EnvVars: []string{"GOMODX_VERBOSE"}, Destination: &cfg.verbose},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors: no progress, no summary", EnvVars: []string{"GOMODX_QUIET"}, Destination: &cfg.quiet},
+		&cli.StringFlag{Name: "json-file", Usage: "write gomodx's events to this file, one JSON object a line", EnvVars: []string{"GOMODX_JSON_FILE"}, Destination: &cfg.jsonFile},
 		&cli.IntFlag{Name: "retries", Value: def.Retries, Usage: "retries of a failed request on one mirror", EnvVars: []string{"GOMODX_RETRIES"}, Destination: &cfg.retry.Retries},
 		&cli.DurationFlag{Name: "retry-wait", Value: def.WaitMin, Usage: "first wait before a retry; it doubles, with jitter, up to 20 times this", EnvVars: []string{"GOMODX_RETRY_WAIT"}, Destination: &cfg.retry.WaitMin},
 		&cli.DurationFlag{Name: "timeout", Value: def.Timeout, Usage: "wait at most this long for a mirror's response headers (0 means no limit)", EnvVars: []string{"GOMODX_TIMEOUT"}, Destination: &cfg.retry.Timeout},
 		&cli.DurationFlag{Name: "stall", Value: def.Stall, Usage: "abandon a download that receives nothing for this long (0 means no limit)", EnvVars: []string{"GOMODX_STALL"}, Destination: &cfg.retry.Stall},
-	}
+		&cli.DurationFlag{Name: "max-total", Value: def.MaxTotal, Usage: "stop trying one file after this long in all, retries included (0 means no limit)", EnvVars: []string{"GOMODX_MAX_TOTAL"}, Destination: &cfg.retry.MaxTotal},
+	}, mirrorFlags(&cfg.mirrors)...)
+}
+
+// jsonFlag is gomodx's own -json, for commands whose go has none: its
+// events go to stdout (or to --json-file).
+func (cfg *config) jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print gomodx's events on stdout, one JSON object a line", Destination: &cfg.json}
 }
 
 // goFlags are the go command's own flags, passed on to it unchanged.
@@ -164,20 +178,30 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		// GOPROXY=off or direct: there is nothing gomodx may fetch.
 		return g.Run(ctx, c.cfg.goFlags.C, c.stdout, c.stderr, args...)
 	}
+	rep, done, err := c.reporter()
+	if err != nil {
+		return 1, err
+	}
+	defer done()
 	cache, err := modcache.Open(env.GOMODCACHE)
 	if err != nil {
 		return 1, err
 	}
 	policy := c.cfg.retry
 	policy.WaitMax = 20 * policy.WaitMin
-	src, err := mirrors.New(env.GOPROXY, mirrors.Options{
+	mopts := mirrors.Options{
 		Policy:    policy,
 		UserAgent: "gomodx/" + buildVersion(),
 		Logger:    c.log,
-	})
+		GOAUTH:    env.GOAUTH,
+		OnEvent:   rep.Mirror,
+	}
+	c.cfg.mirrors.apply(&mopts)
+	src, err := mirrors.New(env.GOPROXY, mopts)
 	if err != nil {
 		return 1, err
 	}
+	defer src.Close()
 	modFile := c.cfg.goFlags.modfile
 	if modFile == "" {
 		modFile = env.ModFile()
@@ -200,6 +224,7 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		Jobs:       c.cfg.jobs,
 		Private:    env.Private,
 		NoSumCheck: env.NoSumCheck,
+		Progress:   rep.File,
 	}
 	var db *checksum.DB
 	db, err = checksum.Open(checksum.Options{
@@ -233,8 +258,83 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 	}
 	defer ep.Close()
 	g.Env = append(os.Environ(), "GOPROXY="+env.ProxyFor(ep.URL))
+	rep.Finish() // the bar goes before the go command's own output starts
 	// -C is already in args: go changes directory itself.
+	tail := wrap.NewTail(64 << 10)
+	code, err := g.Run(ctx, "", c.stdout, io.MultiWriter(c.stderr, tail), args...)
+	if err != nil || code == 0 || ctx.Err() != nil {
+		return code, err
+	}
+	healer := &wrap.Healer{Fetch: f, Sums: sums, SumdbDir: filepath.Join(firstPath(env.GOPATH), "pkg", "sumdb")}
+	dir, _ := os.Getwd()
+	if c.cfg.goFlags.C != "" {
+		dir = filepath.Join(dir, c.cfg.goFlags.C)
+	}
+	if !c.heal(ctx, rep, healer, wrap.Diagnose(tail.String(), env.GOMODCACHE, dir)) {
+		return code, nil
+	}
+	fmt.Fprintf(c.stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
 	return g.Run(ctx, "", c.stdout, c.stderr, args...)
+}
+
+// heal repairs what a failed go command blamed on the cache, and says so.
+// It reports whether go is worth running again.
+func (c *command) heal(ctx context.Context, rep *wrap.Reporter, h *wrap.Healer, d wrap.Diagnosis) bool {
+	if len(d.Mods) == 0 && !d.Unnamed {
+		return false
+	}
+	repairs, err := h.Heal(ctx, d)
+	for _, r := range repairs {
+		how := "go will extract it again"
+		if r.Fetched {
+			how = "fetched again from the mirrors and verified"
+		}
+		rep.Repair(r.Fault.Mod, r.Fault.String()+"; "+how)
+	}
+	if err != nil {
+		report(c.stderr, err)
+		return false
+	}
+	return len(repairs) > 0
+}
+
+// firstPath is the first element of a GOPATH list.
+func firstPath(list string) string {
+	first, _, _ := strings.Cut(list, string(filepath.ListSeparator))
+	return first
+}
+
+// reporter returns the progress display on stderr, with gomodx's event
+// stream going to --json-file, else with -json to stdout (see
+// wrap.JSONEvent); and the function that prints the summary and closes the
+// stream, to be deferred.
+func (c *command) reporter() (*wrap.Reporter, func(), error) {
+	var events io.Writer
+	closeEvents := func() {}
+	switch {
+	case c.cfg.jsonFile != "":
+		f, err := os.Create(c.cfg.jsonFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		events, closeEvents = f, func() { f.Close() }
+	case c.cfg.json:
+		events = c.stdout
+	}
+	tty := false
+	if f, ok := c.stderr.(*os.File); ok {
+		tty = wrap.IsTerminal(f, os.Getenv)
+	}
+	rep := wrap.NewReporter(wrap.ReporterOptions{
+		Stderr:     c.stderr,
+		JSON:       events,
+		Quiet:      c.cfg.quiet,
+		Verbose:    c.cfg.verbose,
+		Trace:      c.cfg.goFlags.x,
+		IsTerminal: tty,
+		NoColor:    os.Getenv("NO_COLOR") != "",
+	})
+	return rep, func() { rep.Summary(); closeEvents() }, nil
 }
 
 // goEnv finds the real go and reads its configuration as seen from dir.

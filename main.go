@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			{
 				Name:  "tidy",
 				Usage: "add missing and remove unused modules, like 'go mod tidy'",
-				Flags: append(cfg.flags(), cfg.goFlags.tidyFlags()...),
+				Flags: append(cfg.flags(), append(cfg.goFlags.tidyFlags(), cfg.jsonFlag())...),
 				Action: func(c *cli.Context) (err error) {
 					cfg.goFlags.v = cfg.verbose
 					code, err = newCommand(cfg, stdout, stderr).tidy(c.Context, c.Args().Slice())
@@ -79,6 +79,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					return err
 				},
 			},
+			mirrorsCommand(&cfg, stdout, stderr),
+			verifyCommand(&cfg, stdout, stderr, &code),
+			cleanCommand(&cfg, stdout, stderr, &code),
+			doctorCommand(&cfg, stdout, stderr, &code),
 			{
 				Name:      "shell-init",
 				Usage:     "print a shell function that sends 'go mod tidy' and 'go mod download' through gomodx",

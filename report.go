@@ -63,12 +63,19 @@ func hintsFor(err error) []string {
 	switch {
 	case errors.Is(err, syscall.ENOSPC):
 		return []string{"the disk holding GOMODCACHE is full: free some space and rerun; nothing partial was left in the cache"}
-	case errors.Is(err, fs.ErrPermission):
-		return []string{"GOMODCACHE is not writable by this user: check its owner and permissions (go env GOMODCACHE)"}
-	case errors.As(err, &merr) && errors.Is(err, fs.ErrNotExist):
-		return []string{"no mirror in GOPROXY has this version: check the version, or set GOPRIVATE for a private module"}
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EROFS):
+		return []string{"GOMODCACHE is not a writable directory, so nothing can be cached: check its owner and permissions (go env GOMODCACHE), or point GOMODCACHE elsewhere"}
 	case errors.As(err, &merr):
-		return []string{"check GOPROXY (go env GOPROXY), or rerun with -v to see every attempt"}
+		var hints []string
+		for _, c := range mirrors.Classes(err) {
+			if h := c.Hint(); h != "" {
+				hints = append(hints, h)
+			}
+		}
+		if len(hints) == 0 {
+			hints = append(hints, "check GOPROXY (go env GOPROXY), or rerun with -v to see every attempt")
+		}
+		return hints
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ type Attempt struct {
 //		https://proxy.golang.org: 404 Not Found
 func (e *Error) Error() string {
 	head := e.Mod.String() + ": downloading " + e.File
+	if e.Mod.Path == "" {
+		head = "downloading " + e.File // a Get of a protocol path
+	}
 	switch len(e.Attempts) {
 	case 0:
 		return head + ": no mirror tried"
@@ -92,7 +95,7 @@ func (e *Error) Unwrap() []error {
 // of its first line.
 func (a Attempt) describe() string {
 	msg, tries := a.Err.Error(), 0
-	if gu, ok := a.Err.(*retry.GiveUpError); ok {
+	if gu, ok := a.Err.(*retry.GiveUpError); ok && gu.Limit == 0 {
 		msg, tries = gu.Err.Error(), gu.Tries
 	}
 	first, rest, multi := strings.Cut(msg, "\n")

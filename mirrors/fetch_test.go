@@ -35,6 +35,18 @@ func policy() retry.Policy {
 	}
 }
 
+// newList is New for tests: the List is closed when the test ends, before
+// its servers are.
+func newList(t *testing.T, goproxy string, opts Options) *List {
+	t.Helper()
+	l, err := New(goproxy, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l
+}
+
 // testCtx bounds every wait of a test.
 func testCtx(t *testing.T) context.Context {
 	t.Helper()
@@ -43,35 +55,94 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// mirrorServer is a fake mirror on loopback that counts its requests.
-type mirrorServer struct {
-	*httptest.Server
-	hits atomic.Int32
+// TestMain keeps the tests hermetic: nothing but loopback is ever dialled
+// (any other host fails as a name that does not resolve), and neither the
+// user's netrc nor the user's rank cache is read or written.
+func TestMain(m *testing.M) {
+	dialHook = loopbackOnly
+	tmp, err := os.MkdirTemp("", "mirrors-test-")
+	if err != nil {
+		panic(err)
+	}
+	for k, v := range map[string]string{
+		"HOME":           tmp,
+		"XDG_CACHE_HOME": filepath.Join(tmp, "cache"),
+		"NETRC":          filepath.Join(tmp, "no-netrc"),
+		"HTTP_PROXY":     "",
+		"HTTPS_PROXY":    "",
+		"http_proxy":     "",
+		"https_proxy":    "",
+	} {
+		os.Setenv(k, v)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
 }
 
-// serve starts a mirror whose handler gets the 1-based number of each
-// request. Handlers that block should also watch stop.
-func serve(t *testing.T, h func(n int, w http.ResponseWriter, r *http.Request, stop <-chan struct{})) *mirrorServer {
+// loopbackOnly dials loopback addresses only; for any other host it fails
+// the way a name that does not resolve fails.
+func loopbackOnly(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// mirrorServer is a fake mirror on loopback that counts its requests,
+// probes apart.
+type mirrorServer struct {
+	*httptest.Server
+	hits   atomic.Int32 // requests other than probes
+	probes atomic.Int32
+	stop   chan struct{} // closed when the test ends
+}
+
+// handler handles a mirror's requests: n is the 1-based number of the
+// request (probes not counted). Handlers that block should also watch stop.
+type handler func(n int, w http.ResponseWriter, r *http.Request, stop <-chan struct{})
+
+// serve starts a mirror whose probes get a quick 404 (reachable, no
+// checksum database).
+func serve(t *testing.T, h handler) *mirrorServer {
+	return serveProbe(t, nil, h)
+}
+
+// serveProbe starts a mirror whose probes are answered by probe.
+func serveProbe(t *testing.T, probe, h handler) *mirrorServer {
 	t.Helper()
-	s := new(mirrorServer)
-	stop := make(chan struct{})
+	s := &mirrorServer{stop: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h(int(s.hits.Add(1)), w, r, stop)
+		if strings.HasSuffix(r.URL.Path, "/"+probePath) {
+			n := int(s.probes.Add(1))
+			if probe == nil {
+				http.NotFound(w, r)
+				return
+			}
+			probe(n, w, r, s.stop)
+			return
+		}
+		h(int(s.hits.Add(1)), w, r, s.stop)
 	}))
 	t.Cleanup(s.Close)
-	t.Cleanup(func() { close(stop) }) // runs before s.Close
+	t.Cleanup(func() { close(s.stop) }) // runs before s.Close
 	return s
 }
 
 // status is a mirror answering every request with code.
-func status(code int) func(int, http.ResponseWriter, *http.Request, <-chan struct{}) {
+func status(code int) handler {
 	return func(_ int, w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
 		w.WriteHeader(code)
 	}
 }
 
 // content is a mirror answering every request with 200 and body.
-func content(body string) func(int, http.ResponseWriter, *http.Request, <-chan struct{}) {
+func content(body string) handler {
 	return func(_ int, w http.ResponseWriter, _ *http.Request, _ <-chan struct{}) {
 		io.WriteString(w, body)
 	}
@@ -115,7 +186,7 @@ func (k *keeper) store(body io.Reader) error {
 func TestFetchWalk(t *testing.T) {
 	tests := []struct {
 		name          string
-		first         func(int, http.ResponseWriter, *http.Request, <-chan struct{})
+		first         handler
 		refused       bool // the first mirror does not even accept connections
 		sep           string
 		wantReached   bool
@@ -145,12 +216,9 @@ func TestFetchWalk(t *testing.T) {
 				firstURL = first.URL
 			}
 			second := serve(t, content("good"))
-			l, err := New(firstURL+tt.sep+second.URL, Options{Policy: policy()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := newList(t, firstURL+tt.sep+second.URL, Options{Policy: policy()})
 			var k keeper
-			err = l.Fetch(testCtx(t), modA, "zip", k.store)
+			err := l.Fetch(testCtx(t), modA, "zip", k.store)
 			if tt.wantReached {
 				if err != nil {
 					t.Fatalf("Fetch: %v", err)
@@ -242,11 +310,8 @@ func TestFetchEnd(t *testing.T) {
 			notFound := serve(t, status(404))
 			gone := serve(t, status(410))
 			broken := serve(t, status(500))
-			l, err := New(tt.goproxy(notFound.URL, gone.URL, broken.URL), Options{Policy: policy()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = l.Fetch(testCtx(t), modA, "zip", func(io.Reader) error {
+			l := newList(t, tt.goproxy(notFound.URL, gone.URL, broken.URL), Options{Policy: policy()})
+			err := l.Fetch(testCtx(t), modA, "zip", func(io.Reader) error {
 				t.Error("store called")
 				return nil
 			})
@@ -282,10 +347,7 @@ func TestFetchRequest(t *testing.T) {
 		io.WriteString(w, "module example.com/Foo/Bar\n")
 	})
 	// A path under the host and a trailing slash, as in GOPROXY=https://host/go/.
-	l, err := New(srv.URL+"/go/", Options{Policy: policy(), UserAgent: "gomodx/test"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newList(t, srv.URL+"/go/", Options{Policy: policy(), UserAgent: "gomodx/test"})
 	mod := module.Version{Path: "example.com/Foo/Bar", Version: "v1.0.0-RC1"}
 	var k keeper
 	if err := l.Fetch(testCtx(t), mod, "mod", k.store); err != nil {
@@ -304,10 +366,7 @@ func TestFetchRequest(t *testing.T) {
 }
 
 func TestFetchBadInput(t *testing.T) {
-	l, err := New("direct", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newList(t, "direct", Options{})
 	store := func(io.Reader) error { return nil }
 	if err := l.Fetch(t.Context(), modA, "tar", store); err == nil || !strings.Contains(err.Error(), `unknown protocol file "tar"`) {
 		t.Errorf("Fetch(tar) = %v", err)
@@ -320,7 +379,7 @@ func TestFetchBadInput(t *testing.T) {
 
 func TestFetchCredentials(t *testing.T) {
 	const user, password = "alice", "s3cret"
-	auth := func(code int) func(int, http.ResponseWriter, *http.Request, <-chan struct{}) {
+	auth := func(code int) handler {
 		return func(_ int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
 			if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
 				w.WriteHeader(http.StatusUnauthorized)
@@ -348,20 +407,14 @@ func TestFetchCredentials(t *testing.T) {
 	failing := serve(t, auth(http.StatusBadGateway))
 	missing := serve(t, auth(http.StatusNotFound))
 
-	l, err := New(withUser(ok.URL), Options{Policy: policy(), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newList(t, withUser(ok.URL), Options{Policy: policy(), Logger: logger})
 	var k keeper
 	if err := l.Fetch(testCtx(t), modA, "info", k.store); err != nil {
 		t.Fatalf("Fetch with credentials: %v", err)
 	}
 
-	l, err = New(withUser(missing.URL)+","+withUser(failing.URL), Options{Policy: policy(), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = l.Fetch(testCtx(t), modA, "info", k.store)
+	l = newList(t, withUser(missing.URL)+","+withUser(failing.URL), Options{Policy: policy(), Logger: logger})
+	err := l.Fetch(testCtx(t), modA, "info", k.store)
 	if err == nil {
 		t.Fatal("Fetch from failing mirrors succeeded")
 	}
@@ -415,11 +468,8 @@ func TestFetchErrorMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := New(tt.goproxy, Options{Policy: policy()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = l.Fetch(testCtx(t), modA, "zip", func(io.Reader) error { return nil })
+			l := newList(t, tt.goproxy, Options{Policy: policy()})
+			err := l.Fetch(testCtx(t), modA, "zip", func(io.Reader) error { return nil })
 			if err == nil {
 				t.Fatal("Fetch succeeded")
 			}
@@ -483,13 +533,10 @@ func TestFetchBrokenBody(t *testing.T) {
 			})
 			p := policy()
 			p.Stall = 50 * time.Millisecond
-			l, err := New(srv.URL, Options{Policy: p})
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := newList(t, srv.URL, Options{Policy: p})
 			var bodies []string
 			var readErrs []error
-			err = l.Fetch(testCtx(t), modA, "zip", func(body io.Reader) error {
+			err := l.Fetch(testCtx(t), modA, "zip", func(body io.Reader) error {
 				b, err := io.ReadAll(body)
 				bodies = append(bodies, string(b))
 				readErrs = append(readErrs, err)
@@ -513,19 +560,14 @@ func TestFetchBrokenBody(t *testing.T) {
 
 func TestFetchTooLarge(t *testing.T) {
 	srv := serve(t, content(strings.Repeat("x", 100)))
-	l, err := New(srv.URL+"|"+srv.URL, Options{Policy: policy()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := testCtx(t)
-	// Call fetchFrom with a small limit; Fetch uses the go command's.
-	m := l.runs[0].mirrors[0]
-	err = l.fetchFrom(ctx, m, "example.com/a/@v/v1.0.0.zip", 10, func(body io.Reader) error {
+	l := newList(t, srv.URL, Options{Policy: policy()})
+	// Walk with a small limit; Fetch uses the go command's.
+	err := l.walk(testCtx(t), &Error{Mod: modA, File: "zip"}, "example.com/a/@v/v1.0.0.zip", 10, func(body io.Reader) error {
 		_, err := io.Copy(io.Discard, body)
 		return err
 	})
-	if err == nil || err.Error() != "downloaded zip file too large" {
-		t.Errorf("fetchFrom = %v, want too large", err)
+	if err == nil || !strings.HasSuffix(err.Error(), ": downloaded zip file too large") {
+		t.Errorf("walk = %v, want too large", err)
 	}
 	if n := srv.hits.Load(); n != 1 {
 		t.Errorf("mirror saw %d requests, want 1 (not retried)", n)
@@ -542,11 +584,8 @@ func TestFetchCancel(t *testing.T) {
 		}
 	})
 	second := serve(t, content("good"))
-	l, err := New(first.URL+"|"+second.URL, Options{Policy: policy()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = l.Fetch(ctx, modA, "zip", func(io.Reader) error { return nil })
+	l := newList(t, first.URL+"|"+second.URL, Options{Policy: policy()})
+	err := l.Fetch(ctx, modA, "zip", func(io.Reader) error { return nil })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Fetch = %v, want context.Canceled", err)
 	}
@@ -570,10 +609,7 @@ func TestFetchFile(t *testing.T) {
 	}
 	fileURL := (&url.URL{Scheme: "file", Path: p}).String()
 	good := serve(t, content("zip bytes"))
-	l, err := New(fileURL+","+good.URL, Options{Policy: policy()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newList(t, fileURL+","+good.URL, Options{Policy: policy()})
 
 	var k keeper
 	if err := l.Fetch(testCtx(t), modA, "mod", k.store); err != nil {

@@ -1,12 +1,3 @@
-// Package mirrors fetches module protocol files (.info, .mod, .zip) from the
-// mirrors named by GOPROXY, with the go command's rules for walking the list:
-// after a mirror followed by ',' the next one is tried only when the file was
-// not found there (404 or 410); after '|', on any error. "direct" and "off"
-// end the list.
-//
-// Each mirror is tried with a [retry.Policy]: requests are retried until
-// their headers arrive, and a body that breaks or stalls mid-way is fetched
-// again from the start.
 package mirrors
 
 import (
@@ -137,61 +128,25 @@ func redactRaw(s string) string {
 	return s[:i+3] + user + ":xxxxx" + s[i+3+at:]
 }
 
-// A run is a stretch of GOPROXY whose mirrors are tried one after another
-// on any error: every mirror of it but the last is followed by '|'. After the
-// run, fallBackOnError (the separator after its last mirror) decides whether
-// the walk goes on.
-//
-// Within a run the mirrors are interchangeable: trying them in another
-// order does not change which errors end the walk. That is the seam for
-// ranking. "direct" and "off" are runs of their own.
-type run struct {
-	mirrors         []mirror
-	fallBackOnError bool
-}
-
-// runs groups entries into runs, keeping their order.
-func runs(entries []mirror) []run {
-	var out []run
-	var cur []mirror
-	for _, m := range entries {
-		if m.keyword() {
-			if len(cur) > 0 {
-				out = append(out, run{mirrors: cur, fallBackOnError: true})
-				cur = nil
-			}
-			out = append(out, run{mirrors: []mirror{m}})
-			continue
-		}
-		cur = append(cur, m)
-		if !m.FallBackOnError {
-			out = append(out, run{mirrors: cur})
-			cur = nil
-		}
-	}
-	if len(cur) > 0 {
-		out = append(out, run{mirrors: cur, fallBackOnError: true})
-	}
-	return out
-}
-
 // mirror is an Entry ready for requests: its URL without credentials, which
 // go into the Authorization header instead.
 type mirror struct {
 	Entry
 	base     *url.URL      // nil for direct and off
 	user     *url.Userinfo // basic auth, if the URL had any
-	redacted string        // for errors and logs
+	redacted string        // for errors, logs and events
+	named    bool          // named by GOPROXY, rather than added (extra or built-in)
+	score    *score        // shared by every group that has this URL
 }
 
-func newMirror(e Entry) (mirror, error) {
-	m := mirror{Entry: e, redacted: e.URL}
+func newMirror(e Entry) (*mirror, error) {
+	m := &mirror{Entry: e, redacted: e.URL}
 	if e.URL == direct || e.URL == off {
 		return m, nil
 	}
 	u, err := parseBase(e.URL)
 	if err != nil {
-		return mirror{}, err
+		return nil, err
 	}
 	m.redacted = u.Redacted()
 	m.user, u.User = u.User, nil
@@ -200,4 +155,4 @@ func newMirror(e Entry) (mirror, error) {
 }
 
 // keyword reports whether m is "direct" or "off" rather than a mirror.
-func (m mirror) keyword() bool { return m.base == nil }
+func (m *mirror) keyword() bool { return m.base == nil }

@@ -122,12 +122,12 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// TestRuns checks the grouping of interchangeable mirrors that ranking will
-// reorder.
-func TestRuns(t *testing.T) {
+// TestGroups checks the grouping of interchangeable mirrors for a GOPROXY
+// that names no public mirror: GOPROXY as written.
+func TestGroups(t *testing.T) {
 	tests := []struct {
 		goproxy string
-		want    string // runs as "[a b]," (',' or '|' after each run)
+		want    string // groups as "[a b]," (',' or '|' after each group)
 	}{
 		{"https://a.example,https://b.example", "[a],[b],"},
 		{"https://a.example|https://b.example,https://c.example", "[a b],[c],"},
@@ -141,21 +141,31 @@ func TestRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b strings.Builder
-			for _, r := range l.runs {
-				var names []string
-				for _, m := range r.mirrors {
-					names = append(names, strings.TrimSuffix(strings.TrimPrefix(m.URL, "https://"), ".example"))
-				}
-				sep := ","
-				if r.fallBackOnError {
-					sep = "|"
-				}
-				b.WriteString("[" + strings.Join(names, " ") + "]" + sep)
-			}
-			if got := b.String(); got != tt.want {
-				t.Errorf("runs = %s, want %s", got, tt.want)
+			if got := describeGroups(l.groups); got != tt.want {
+				t.Errorf("groups = %s, want %s", got, tt.want)
 			}
 		})
 	}
+}
+
+// describeGroups renders groups as "[a b]|[c],", with URLs shortened.
+func describeGroups(groups []*group) string {
+	var b strings.Builder
+	for _, g := range groups {
+		var names []string
+		for _, m := range g.mirrors {
+			name := strings.TrimPrefix(m.URL, "https://")
+			name = strings.TrimSuffix(name, ".example")
+			if !m.named && !m.keyword() {
+				name += "+"
+			}
+			names = append(names, name)
+		}
+		sep := ","
+		if g.fallBackOnError {
+			sep = "|"
+		}
+		b.WriteString("[" + strings.Join(names, " ") + "]" + sep)
+	}
+	return b.String()
 }

@@ -15,7 +15,8 @@ import (
 // Options configures a Fetcher.
 type Options struct {
 	// Jobs is how many files are fetched at once. The work waits on the
-	// network, so the default (16) is well above the go command's GOMAXPROCS.
+	// network, so the default (64) is far above the go command's GOMAXPROCS:
+	// on a 150 ms link, 16 at a time took 2.4 times as long as 64 (make bench).
 	Jobs int
 	// Private reports whether a module path matches GONOPROXY/GOPRIVATE. Such
 	// modules are never asked of a Source: the go command fetches them itself.
@@ -95,7 +96,7 @@ type call struct {
 // shared by several callers.
 func NewFetcher(ctx context.Context, cache *modcache.Cache, src Source, sums Sums, opts Options) *Fetcher {
 	if opts.Jobs <= 0 {
-		opts.Jobs = 16
+		opts.Jobs = 64
 	}
 	if sums == nil {
 		sums = Sums{}

@@ -65,13 +65,24 @@ func Run(ctx context.Context, f *Fetcher, p *Project, t Targets) error {
 	for _, m := range t.Versions {
 		w.zip(m)
 	}
-	if t.GoSum {
-		// go.sum names, at depth one, what the last tidy needed; its lines
-		// verify themselves, so nothing unverified can come of this.
+	// go.sum names, at depth one, what the last tidy needed; its lines
+	// verify themselves, so nothing unverified can come of this. Without
+	// graph pruning the go command reads every go.mod in the graph and
+	// downloads the whole build list, which is what a tidy go.sum lists:
+	// fetching it all at once spares the walk its level-by-level waits.
+	if t.GoSum || (t.All && !t.NoGraph && p.Pruning != Pruned) {
+		// A zip line for an older version than another line of the same
+		// path is stale (a workspace's modules disagree): go selects one.
+		latest := map[string]string{}
+		for key := range p.Sums {
+			if !strings.HasSuffix(key.Version, "/go.mod") && semver.Compare(key.Version, latest[key.Path]) > 0 {
+				latest[key.Path] = key.Version
+			}
+		}
 		for key := range p.Sums {
 			if v, ok := strings.CutSuffix(key.Version, "/go.mod"); ok {
 				w.file(module.Version{Path: key.Path, Version: v}, modcache.Mod)
-			} else {
+			} else if latest[key.Path] == key.Version {
 				w.zip(key)
 			}
 		}

@@ -114,17 +114,26 @@ func (e *StatusError) Is(target error) bool {
 	return target == fs.ErrNotExist && (e.Code == http.StatusNotFound || e.Code == http.StatusGone)
 }
 
-// GiveUpError is the last error of a request that failed more than once.
+// GiveUpError is the last error of a request that failed more than once,
+// or that ran out of time.
 type GiveUpError struct {
-	Tries int   // requests made, all failed
-	Err   error // the last one's error
+	Tries int           // requests made, all failed
+	Err   error         // the last one's error
+	Limit time.Duration // the time limit that stopped the retries, if it was that
 }
 
 // Error is the last error with the count of tries appended to its first line:
-// "503 Service Unavailable (4 tries)".
+// "503 Service Unavailable (4 tries)", or when the time limit ended the
+// retries, "503 Service Unavailable (2 tries, time limit of 5m0s reached)".
 func (e *GiveUpError) Error() string {
 	msg := e.Err.Error()
 	suffix := fmt.Sprintf(" (%d tries)", e.Tries)
+	if e.Limit > 0 {
+		suffix = fmt.Sprintf(" (%d tries, time limit of %v reached)", e.Tries, e.Limit)
+		if e.Tries == 1 {
+			suffix = fmt.Sprintf(" (time limit of %v reached)", e.Limit)
+		}
+	}
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		return msg[:i] + suffix + msg[i:]
 	}
@@ -205,6 +214,37 @@ func Transient(err error) bool {
 		}
 	}
 	return false
+}
+
+// Unreachable reports whether err says the server cannot be reached at all,
+// so that trying it again soon is pointless: its name does not resolve (not
+// a DNS timeout, which is transient), the connection is refused, no route
+// leads to it, or the TLS handshake timed out (typical of a filtered link).
+// An error can be both Unreachable and [Transient]; callers that care ask
+// Unreachable first.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if de, ok := errors.AsType[*net.DNSError](err); ok {
+		return de.IsNotFound || (!de.IsTimeout && !de.IsTemporary && de.Err == "no such host")
+	}
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, syscall.EHOSTUNREACH):
+		return true
+	}
+	// net/http's tlsHandshakeTimeoutError is unexported.
+	return strings.Contains(err.Error(), "TLS handshake timeout")
+}
+
+// Certificate reports whether err is a failure to verify the server's
+// certificate: an unknown authority (often a TLS-intercepting proxy), a
+// name mismatch, an expired certificate or missing system roots. Retrying
+// never helps.
+func Certificate(err error) bool {
+	return err != nil && isCertError(err)
 }
 
 // isCertError reports whether err is a failure to verify the server's

@@ -1,13 +1,18 @@
 // Package retry is gomodx's HTTP policy: per-attempt timeouts, stall
-// detection for response bodies, backoff with jitter, and the classes of
-// errors worth another attempt.
+// detection for response bodies, backoff with jitter, a time limit per
+// request, and the classes of errors worth another attempt.
 //
 // It knows nothing about modules or mirrors. A [Policy] builds an
 // *http.Client on go-retryablehttp ([Policy.Client]) that retries requests
 // until response headers arrive; what can go wrong after that (a body cut
 // short, a body that stops delivering bytes) is retried as a whole by
 // [Policy.Do], with [Policy.Body] turning a silent connection into
-// [ErrStalled].
+// [ErrStalled]. [Policy.Limit] puts a bound on the total time of one
+// request across its attempts, and [OnRetry] reports each retry.
+//
+// The defaults suit a slow, lossy link (300 ms round trips, 1% loss): the
+// first retry waits half a second, header waits allow for a handshake that
+// loses a packet or two, and only a body silent for 20 s counts as stalled.
 package retry
 
 import (
@@ -28,6 +33,12 @@ type Policy struct {
 	WaitMax time.Duration // default 10s; also caps a server's Retry-After
 	Timeout time.Duration // per attempt, until response headers arrive (default 30s); 0 means none
 	Stall   time.Duration // a body that delivers no bytes for this long is abandoned (default 20s); 0 means never
+
+	// MaxTotal bounds one request across all its attempts (default 5m): no
+	// attempt starts after it and no wait for headers goes past it, though
+	// a body that keeps arriving is not cut (see [Policy.Limit]). 0 means
+	// no bound.
+	MaxTotal time.Duration
 }
 
 // Default returns the policy gomodx uses unless told otherwise.
@@ -38,6 +49,8 @@ func Default() Policy {
 		WaitMax: 10 * time.Second,
 		Timeout: 30 * time.Second,
 		Stall:   20 * time.Second,
+
+		MaxTotal: 5 * time.Minute,
 	}
 }
 
@@ -63,6 +76,31 @@ func (p Policy) backoff(attempt int) time.Duration {
 		d += time.Duration(rand.Int64N(2*q+1) - q)
 	}
 	return min(d, ceiling)
+}
+
+// Backoff returns how long to wait after the failed attempt number attempt
+// (0 for the first): WaitMin doubled attempt times, capped at WaitMax, with
+// ±25% jitter.
+func (p Policy) Backoff(attempt int) time.Duration {
+	return p.backoff(attempt)
+}
+
+// waitBound is the longest wait returns for the same arguments.
+func (p Policy) waitBound(attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return min(d, max(p.WaitMax, p.WaitMin, 0))
+		}
+	}
+	if p.WaitMin <= 0 {
+		return 0
+	}
+	ceiling := max(p.WaitMax, p.WaitMin)
+	d := p.WaitMin
+	for i := 0; i < attempt && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d+d/4, ceiling)
 }
 
 // wait returns how long to wait after the failed attempt number attempt,
@@ -130,7 +168,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 // more than one request, it returns a *GiveUpError counting every request
 // made, including the client's own retries; any other error is returned as
 // op returned it. Cancelling ctx stops the wait at once.
+//
+// Do keeps to ctx's time limit, set from MaxTotal by [Policy.Limit] unless
+// ctx already has one: it starts no retry that would begin after it, and
+// then returns a *GiveUpError whose Limit is set. Before each retry it
+// calls the function of [OnRetry], if any.
 func (p Policy) Do(ctx context.Context, op func(ctx context.Context) error) error {
+	ctx = p.Limit(ctx)
 	tries := 0
 	for attempt := 0; ; attempt++ {
 		err := op(ctx)
@@ -147,18 +191,24 @@ func (p Policy) Do(ctx context.Context, op func(ctx context.Context) error) erro
 		if ctx.Err() != nil || !Transient(err) {
 			return err
 		}
+		cause := err
+		if exhausted {
+			cause = gu.Err
+		}
 		if exhausted || attempt >= p.retries() {
-			cause := err
-			if exhausted {
-				cause = gu.Err
-			}
 			if tries > 1 {
 				return &GiveUpError{Tries: tries, Err: cause}
 			}
 			return err
 		}
-		if err := sleep(ctx, p.backoff(attempt)); err != nil {
+		if err := p.Pause(ctx, attempt); err != nil {
+			if le, ok := err.(*LimitError); ok {
+				return &GiveUpError{Tries: tries, Err: cause, Limit: le.Limit}
+			}
 			return err
+		}
+		if f := hookFrom(ctx); f != nil {
+			f(tries+1, cause)
 		}
 	}
 }

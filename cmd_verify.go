@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/module"
+	"golang.org/x/term"
+
+	"github.com/gomodx/gomodx/modcache"
+	"github.com/gomodx/gomodx/prefetch"
+	"github.com/gomodx/gomodx/wrap"
+)
+
+// verifyFlags are the flags of 'gomodx verify' and 'gomodx clean'.
+type verifyFlags struct {
+	all       bool // verify: the whole cache; clean: remove the whole cache
+	allFaults bool // clean: faults anywhere in the cache
+	json      bool
+	dryRun    bool
+	yes       bool
+	jobs      int
+}
+
+func verifyCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Command {
+	var f verifyFlags
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     "find corrupt, forged or half-written entries in the module cache",
+		ArgsUsage: "[module@version...]",
+		Description: "Verify checks the module cache entries the current project uses (the versions in its\n" +
+			"go.sum files), or with --all (or outside a module) the whole cache: zips that do not open,\n" +
+			"zips or go.mod files that disagree with go.sum or their .ziphash, extracted directories\n" +
+			"that were changed, leftover temp and .partial files, and checksum-database files that do\n" +
+			"not parse. It exits with status 1 when it finds a fault; 'gomodx clean' removes them.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Usage: "verify the whole module cache, not only the project's entries", EnvVars: []string{"GOMODX_VERIFY_ALL"}, Destination: &f.all},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON", Destination: &f.json},
+			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
+		},
+		Action: func(c *cli.Context) (err error) {
+			*code, err = newCommand(*cfg, stdout, stderr).verify(c.Context, f, c.Args().Slice())
+			return err
+		},
+	}
+}
+
+func cleanCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Command {
+	var f verifyFlags
+	return &cli.Command{
+		Name:      "clean",
+		Usage:     "remove exactly the faulty entries 'gomodx verify' finds (--all: the whole module cache)",
+		ArgsUsage: "[module@version...]",
+		Description: "Clean removes the faulty module cache entries that 'gomodx verify' reports, under the\n" +
+			"same file locks the go command takes, and nothing else; the go command fetches or\n" +
+			"re-extracts them when it next needs them. With --all it removes the whole module cache,\n" +
+			"like 'go clean -modcache' (which it runs), after asking for confirmation.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "show what would be removed, remove nothing", Destination: &f.dryRun},
+			&cli.BoolFlag{Name: "all-faults", Usage: "remove faulty entries anywhere in the cache, as 'gomodx verify --all' finds them", Destination: &f.allFaults},
+			&cli.BoolFlag{Name: "all", Usage: "remove the whole module cache ('go clean -modcache')", Destination: &f.all},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --all: do not ask for confirmation", Destination: &f.yes},
+			&cli.BoolFlag{Name: "json", Usage: "print the faults and what was done as JSON", Destination: &f.json},
+			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
+		},
+		Action: func(c *cli.Context) (err error) {
+			*code, err = newCommand(*cfg, stdout, stderr).clean(c.Context, f, c.Args().Slice())
+			return err
+		},
+	}
+}
+
+// verifyScope is what a verify or clean run looks at.
+type verifyScope struct {
+	cache *modcache.Cache
+	opts  modcache.VerifyOptions
+	what  string // "project", "modules" or "cache", for the JSON output
+}
+
+// scope works out which entries to verify: the module versions named on
+// the command line, the project's (its go.sum), or the whole cache (with
+// all, or outside a module).
+func (c *command) scope(ctx context.Context, env wrap.Env, all bool, args []string, jobs int) (*verifyScope, error) {
+	cache, err := modcache.Open(env.GOMODCACHE)
+	if err != nil {
+		return nil, err
+	}
+	s := &verifyScope{cache: cache, what: "cache"}
+	s.opts.Jobs = jobs
+	if gopath := filepath.SplitList(env.GOPATH); len(gopath) > 0 && gopath[0] != "" {
+		s.opts.SumdbDir = filepath.Join(gopath[0], "pkg", "sumdb")
+	}
+	if key, _, _ := strings.Cut(env.GOSUMDB, " "); strings.Contains(key, "+") {
+		s.opts.SumdbKeys = []string{key}
+	}
+	// The project's go.sum is used whenever there is one; only with all
+	// may it be unreadable (the go command reports that better).
+	proj, err := prefetch.Load(env.GOMOD, env.GOWORK, env.ModFile())
+	if err != nil && !all {
+		return nil, err
+	}
+	if proj != nil {
+		s.opts.Sums = proj.Sums
+	}
+	switch {
+	case len(args) > 0:
+		s.what = "modules"
+		s.opts.Mods = []module.Version{}
+		for _, arg := range args {
+			path, vers, _ := strings.Cut(arg, "@")
+			if err := module.Check(path, vers); err != nil || module.CanonicalVersion(vers) != vers {
+				return nil, fmt.Errorf("%s: want module@version with a canonical version, like example.com/m@v1.2.3", arg)
+			}
+			s.opts.Mods = append(s.opts.Mods, module.Version{Path: path, Version: vers})
+		}
+	case proj != nil && !all:
+		s.what = "project"
+		s.opts.Mods = projectVersions(proj)
+		s.opts.Shared = true
+	}
+	return s, nil
+}
+
+// projectVersions lists the module versions a project's go.sum files
+// name, and its requirements.
+func projectVersions(p *prefetch.Project) []module.Version {
+	seen := map[module.Version]bool{}
+	mods := []module.Version{}
+	add := func(m module.Version) {
+		if !seen[m] && m.Version != "" {
+			seen[m] = true
+			mods = append(mods, m)
+		}
+	}
+	for m := range p.Sums {
+		add(module.Version{Path: m.Path, Version: strings.TrimSuffix(m.Version, "/go.mod")})
+	}
+	for _, m := range p.Roots {
+		add(m)
+	}
+	return mods
+}
+
+// run verifies the scope and returns the faults and how many versions
+// were checked.
+func (s *verifyScope) run(ctx context.Context) ([]modcache.Fault, int, error) {
+	var n atomic.Int64
+	s.opts.Checked = func(module.Version) { n.Add(1) }
+	faults, err := s.cache.Verify(ctx, s.opts)
+	return faults, int(n.Load()), err
+}
+
+// verifyResult is the JSON output of verify and clean.
+type verifyResult struct {
+	GOMODCACHE string
+	Scope      string // "project", "modules" or "cache"
+	Checked    int    // module versions checked
+	Faults     []faultResult
+}
+
+type faultResult struct {
+	modcache.Fault
+	Repaired bool   `json:",omitempty"` // clean only: Repair succeeded
+	Error    string `json:",omitempty"` // clean only: why Repair failed
+}
+
+func (c *command) verify(ctx context.Context, f verifyFlags, args []string) (int, error) {
+	_, env, err := realGoEnv(ctx)
+	if err != nil {
+		return 1, err
+	}
+	s, err := c.scope(ctx, env, f.all, args, f.jobs)
+	if err != nil {
+		return 1, err
+	}
+	faults, checked, err := s.run(ctx)
+	if err != nil {
+		return 1, err
+	}
+	if f.json {
+		res := verifyResult{GOMODCACHE: s.cache.Root(), Scope: s.what, Checked: checked, Faults: []faultResult{}}
+		for _, fl := range faults {
+			res.Faults = append(res.Faults, faultResult{Fault: fl})
+		}
+		if err := writeJSON(c.stdout, res); err != nil {
+			return 1, err
+		}
+	} else {
+		for _, fl := range faults {
+			fmt.Fprintln(c.stdout, fl)
+		}
+		if len(faults) == 0 {
+			fmt.Fprintf(c.stdout, "all modules verified (%d module versions in %s)\n", checked, scopeText(s))
+		}
+	}
+	if len(faults) == 0 {
+		return 0, nil
+	}
+	if !f.json {
+		fmt.Fprintf(c.stderr, "gomodx: %s in the module cache (%s)\n", plural(len(faults), "faulty entry", "faulty entries"), s.cache.Root())
+		fmt.Fprintf(c.stderr, "gomodx: hint: run '%s' to remove exactly these; the go command fetches them again when needed\n", cleanHint(s, args))
+	}
+	return 1, nil
+}
+
+func scopeText(s *verifyScope) string {
+	switch s.what {
+	case "project":
+		return "the project's go.sum"
+	case "modules":
+		return "the named modules"
+	}
+	return "the whole cache"
+}
+
+// cleanHint is the clean command that removes what verify found.
+func cleanHint(s *verifyScope, args []string) string {
+	switch s.what {
+	case "modules":
+		return "gomodx clean " + strings.Join(args, " ")
+	case "cache":
+		return "gomodx clean --all-faults"
+	}
+	return "gomodx clean"
+}
+
+func (c *command) clean(ctx context.Context, f verifyFlags, args []string) (int, error) {
+	g, env, err := realGoEnv(ctx)
+	if err != nil {
+		return 1, err
+	}
+	if f.all {
+		if len(args) > 0 || f.allFaults {
+			return 2, errors.New("--all removes the whole module cache: it takes no modules and no --all-faults")
+		}
+		return c.cleanAll(ctx, g, env, f)
+	}
+	s, err := c.scope(ctx, env, f.allFaults, args, f.jobs)
+	if err != nil {
+		return 1, err
+	}
+	faults, checked, err := s.run(ctx)
+	if err != nil {
+		return 1, err
+	}
+	res := verifyResult{GOMODCACHE: s.cache.Root(), Scope: s.what, Checked: checked, Faults: []faultResult{}}
+	var errs []error
+	staleIndex := false
+	for _, fl := range faults {
+		r := faultResult{Fault: fl}
+		switch {
+		case f.dryRun:
+			if !f.json {
+				fmt.Fprintf(c.stdout, "%s: would %s (%s)\n", faultHead(fl), fl.Fix, fl.Path)
+			}
+		default:
+			if err := s.cache.Repair(ctx, fl); err != nil {
+				r.Error = err.Error()
+				errs = append(errs, err)
+				if ctx.Err() != nil {
+					return 1, ctx.Err()
+				}
+			} else {
+				r.Repaired = true
+				staleIndex = staleIndex || fl.Kind == modcache.DirModified
+				if !f.json {
+					fmt.Fprintf(c.stdout, "%s: %s (%s)\n", faultHead(fl), pastTense(fl.Fix), fl.Path)
+				}
+			}
+		}
+		res.Faults = append(res.Faults, r)
+	}
+	if f.json {
+		if err := writeJSON(c.stdout, res); err != nil {
+			return 1, err
+		}
+	}
+	if len(errs) > 0 {
+		return 1, errors.Join(errs...)
+	}
+	switch {
+	case f.json:
+	case len(faults) == 0:
+		fmt.Fprintf(c.stderr, "gomodx: no faulty entries in the module cache (%d module versions in %s)\n", checked, scopeText(s))
+	case f.dryRun:
+		fmt.Fprintf(c.stderr, "gomodx: %s; run without --dry-run to fix them\n", plural(len(faults), "faulty entry", "faulty entries"))
+	default:
+		fmt.Fprintf(c.stderr, "gomodx: fixed %s; the go command fetches or re-extracts what was removed when it needs it\n", plural(len(faults), "faulty entry", "faulty entries"))
+		if staleIndex {
+			// cmd/go/internal/modindex keys its index of an extracted
+			// module by the directory alone, trusting the cache never to
+			// change, so the index of a modified tree outlives the tree.
+			fmt.Fprintln(c.stderr, "gomodx: hint: go keeps an index of each extracted module in its build cache, keyed by directory alone; if go still reports files or imports the module does not have, run 'go clean -cache'")
+		}
+	}
+	return 0, nil
+}
+
+// cleanAll removes the whole module cache through the real go command's
+// 'go clean -modcache', so that exactly what go considers its cache goes,
+// in go's own way (directories made writable, then removed), after the
+// user confirmed it on a terminal or passed --yes.
+func (c *command) cleanAll(ctx context.Context, g *wrap.Go, env wrap.Env, f verifyFlags) (int, error) {
+	root := env.GOMODCACHE
+	if f.dryRun {
+		return g.Run(ctx, "", c.stdout, c.stderr, "clean", "-n", "-modcache")
+	}
+	if !f.yes {
+		if !stdinIsTerminal() {
+			fmt.Fprintf(c.stderr, "gomodx: refusing to remove the whole module cache at %s without confirmation (stdin is not a terminal)\n", root)
+			fmt.Fprintf(c.stderr, "gomodx: hint: 'gomodx clean' removes only the faulty entries; to remove everything, rerun with --yes: gomodx clean --all --yes\n")
+			return 1, nil
+		}
+		fmt.Fprintf(c.stderr, "remove the whole module cache at %s? [y/N] ", root)
+		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		switch strings.ToLower(strings.TrimSpace(answer)) {
+		case "y", "yes":
+		default:
+			fmt.Fprintln(c.stderr, "gomodx: module cache left as it was")
+			return 1, nil
+		}
+	}
+	return g.Run(ctx, "", c.stdout, c.stderr, "clean", "-modcache")
+}
+
+// realGoEnv finds the real go and reads its configuration in the current
+// directory.
+func realGoEnv(ctx context.Context) (*wrap.Go, wrap.Env, error) {
+	g, err := wrap.Find(os.Getenv)
+	if err != nil {
+		return nil, wrap.Env{}, err
+	}
+	env, err := g.ReadEnv(ctx, "")
+	if err != nil {
+		return nil, wrap.Env{}, err
+	}
+	return g, env, nil
+}
+
+// stdinIsTerminal reports whether a person can answer a question.
+func stdinIsTerminal() bool {
+	return term.IsTerminal(int(os.Stdin.Fd()))
+}
+
+func faultHead(f modcache.Fault) string {
+	if f.Mod.Path == "" {
+		return string(f.Kind)
+	}
+	return f.Mod.String() + ": " + string(f.Kind)
+}
+
+// pastTense turns a Fault's Fix ("remove .mod") into what was done
+// ("removed .mod").
+func pastTense(fix string) string {
+	for _, verb := range [][2]string{{"remove ", "removed "}, {"rewrite ", "rewrote "}} {
+		if rest, ok := strings.CutPrefix(fix, verb[0]); ok {
+			return verb[1] + rest
+		}
+	}
+	return fix
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "\t")
+	return enc.Encode(v)
+}

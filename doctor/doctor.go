@@ -1,0 +1,330 @@
+// Package doctor explains why module downloads fail on this machine. It
+// checks, in the order a person would, the go toolchain's settings, the
+// GOPROXY list, private modules, each mirror (DNS, connect, TLS, first
+// byte, throughput, checksum database), the checksum database, the module
+// cache, credentials and the HTTP proxy settings, and gives each finding a
+// verdict (ok, warn, FAIL) and, when something is wrong, the fix.
+//
+// Run changes nothing. Every network check is bounded by Options.Timeout,
+// and the independent ones run at once. The network and the file system
+// are reached through Options, so that tests can fake a mirror that is
+// down, slow, or intercepted, and a cache that is read-only or full.
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gomodx/gomodx/modcache"
+)
+
+// Status is the verdict of one check.
+type Status string
+
+const (
+	OK   Status = "ok"
+	Warn Status = "warn"
+	Fail Status = "FAIL"
+)
+
+// Area groups checks in the report, in the order they are shown.
+type Area string
+
+const (
+	AreaToolchain   Area = "toolchain"
+	AreaProxy       Area = "GOPROXY"
+	AreaPrivate     Area = "private modules"
+	AreaMirrors     Area = "mirrors"
+	AreaSumdb       Area = "checksum database"
+	AreaCache       Area = "module cache"
+	AreaCredentials Area = "credentials"
+	AreaNetwork     Area = "HTTP proxy"
+)
+
+var areas = []Area{AreaToolchain, AreaProxy, AreaPrivate, AreaMirrors, AreaSumdb, AreaCache, AreaCredentials, AreaNetwork}
+
+// Check is one finding.
+type Check struct {
+	Area   Area
+	Name   string // what was checked: "GO111MODULE", a mirror's URL, a module path
+	Status Status
+	Detail string // what was found
+	Fix    string `json:",omitempty"` // what to do about it, when Status is not OK
+}
+
+// Report is the result of Run.
+type Report struct {
+	Checks []Check
+	// First lists, most important first, the fixes to try.
+	First []string
+	// Faults are the faulty module cache entries the quick verify found;
+	// 'gomodx doctor --fix' repairs them.
+	Faults []modcache.Fault `json:",omitempty"`
+	// GoEnvFixes are 'go env -w' argument lists ("env", "-w", "K=V")
+	// that apply the safe settings fixes; 'gomodx doctor --fix
+	// --apply-env' runs them.
+	GoEnvFixes [][]string `json:",omitempty"`
+}
+
+// Failed reports whether any check failed.
+func (r *Report) Failed() bool {
+	for _, c := range r.Checks {
+		if c.Status == Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// Env is the part of 'go env -json' the checks read.
+type Env struct {
+	GOVERSION   string
+	GO111MODULE string
+	GOFLAGS     string
+	GOTOOLCHAIN string
+	GOPROXY     string
+	GONOPROXY   string
+	GOPRIVATE   string
+	GONOSUMDB   string
+	GOSUMDB     string
+	GOINSECURE  string
+	GOMODCACHE  string
+	GOPATH      string
+	GOMOD       string
+	GOWORK      string
+	GOAUTH      string
+	GOROOT      string
+}
+
+// Options are Run's inputs. Only Env is required.
+type Options struct {
+	Env    Env
+	GoPath string // the go binary, for the report
+	GoErr  error  // why 'go env' failed, if it did: the first check fails with it
+	// Getenv reads the process environment (NETRC, HOME, HTTPS_PROXY,
+	// and which go settings come from it); nil means os.Getenv.
+	Getenv func(string) string
+	// Offline skips every network check.
+	Offline bool
+	// Timeout bounds each network check; 0 means 5s.
+	Timeout time.Duration
+	// Net is how the default prober and the other network checks reach
+	// the network.
+	Net Net
+	// Probe probes the mirrors; nil means NewProber(Net).
+	Probe Prober
+	// Disk reports the free space of the file system holding a path;
+	// nil means statfs(2).
+	Disk func(path string) (DiskSpace, error)
+	// Writable reports whether the current user may create files in dir;
+	// nil means access(2) with W_OK.
+	Writable func(dir string) error
+	// Verify runs the quick verify of the project's cache entries; nil
+	// means modcache.Verify of the versions in the project's go.sum.
+	Verify func(ctx context.Context) ([]modcache.Fault, error)
+	// ReadFile reads files (go.mod, go.sum, .netrc); nil means os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+}
+
+// DiskSpace is the free space on a file system.
+type DiskSpace struct {
+	Free, Total uint64 // bytes available to the user, and in all
+}
+
+const defaultTimeout = 5 * time.Second
+
+func (o *Options) defaults() {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.Probe == nil {
+		o.Probe = NewProber(o.Net)
+	}
+	if o.Disk == nil {
+		o.Disk = diskSpace
+	}
+	if o.Writable == nil {
+		o.Writable = writable
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
+	}
+}
+
+// Run performs every check and returns the report. It changes nothing.
+func Run(ctx context.Context, opts Options) *Report {
+	opts.defaults()
+	d := &run{opts: opts, env: opts.Env, report: &Report{}}
+	d.load()
+
+	// The independent checks that wait on the network or the disk run at
+	// once; the rest are instant.
+	var wg sync.WaitGroup
+	if !opts.Offline && len(d.mirrors()) > 0 {
+		wg.Go(func() {
+			d.probes = opts.Probe(ctx, ProbeRequest{
+				Mirrors: d.mirrors(),
+				SumDB:   d.sumdbName(),
+				Sample:  sampleFile,
+				Timeout: opts.Timeout,
+			})
+		})
+	}
+	if !opts.Offline {
+		wg.Go(func() { d.lookupPrivate(ctx) })
+		wg.Go(func() { d.directSumdb(ctx) })
+	}
+	wg.Go(func() { d.checkCacheIO(ctx) })
+	wg.Wait()
+
+	d.toolchain()
+	d.goproxy()
+	d.private()
+	d.mirrorChecks()
+	d.sumdb()
+	d.cache()
+	d.credentials()
+	d.proxyEnv()
+	d.summarize()
+	return d.report
+}
+
+// run is the state of one Run.
+type run struct {
+	opts   Options
+	env    Env
+	report *Report
+
+	proj     *project
+	projErr  error
+	proxies  []proxyEntry
+	proxyErr error
+	probes   []ProbeResult
+
+	// lookupPrivate's results: what the mirrors say about each
+	// requirement that GONOPROXY does not cover, by module path.
+	onMirror map[string]mirrorAnswer
+	// directSumdb's result.
+	sumdbDirect     error
+	sumdbDirectDone bool
+	// checkCacheIO's results.
+	cacheIO cacheIO
+}
+
+func (d *run) add(area Area, name string, status Status, detail, fix string) {
+	d.report.Checks = append(d.report.Checks, Check{Area: area, Name: name, Status: status, Detail: detail, Fix: fix})
+}
+
+// summarize lists what to do first: the fixes of failed checks, then those
+// of warnings, each once.
+func (d *run) summarize() {
+	seen := map[string]bool{}
+	for _, want := range []Status{Fail, Warn} {
+		for _, c := range d.report.Checks {
+			if c.Status == want && c.Fix != "" && !seen[c.Fix] {
+				seen[c.Fix] = true
+				d.report.First = append(d.report.First, c.Fix)
+			}
+		}
+	}
+}
+
+// WriteText writes the report for a person: one line per check under its
+// area, "fix:" lines below problems, and what to do first.
+func (r *Report) WriteText(w io.Writer) error {
+	bw := &errWriter{w: w}
+	for _, area := range areas {
+		first := true
+		for _, c := range r.Checks {
+			if c.Area != area {
+				continue
+			}
+			if first {
+				fmt.Fprintf(bw, "%s\n", area)
+				first = false
+			}
+			fmt.Fprintf(bw, "  %-4s  %s: %s\n", c.Status, c.Name, c.Detail)
+			if c.Fix != "" && c.Status != OK {
+				fmt.Fprintf(bw, "        fix: %s\n", c.Fix)
+			}
+		}
+	}
+	fails, warns := 0, 0
+	for _, c := range r.Checks {
+		switch c.Status {
+		case Fail:
+			fails++
+		case Warn:
+			warns++
+		}
+	}
+	switch {
+	case len(r.First) == 0 && fails == 0:
+		fmt.Fprintf(bw, "\nsummary: nothing wrong found (%d checks)\n", len(r.Checks))
+	default:
+		fmt.Fprintf(bw, "\nsummary: %d FAIL, %d warn; what to do first:\n", fails, warns)
+		for i, fix := range r.First {
+			if i == 3 {
+				fmt.Fprintf(bw, "  (and %d more above)\n", len(r.First)-3)
+				break
+			}
+			fmt.Fprintf(bw, "  %d. %s\n", i+1, fix)
+		}
+	}
+	return bw.err
+}
+
+// WriteJSON writes the report as one JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	out := struct {
+		OK bool
+		*Report
+	}{!r.Failed(), r}
+	if out.Checks == nil {
+		out.Checks = []Check{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "\t")
+	return enc.Encode(out)
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+// client returns an HTTP client for the single requests of the checks
+// (a module's version list, the checksum database), bounded by Timeout.
+func (d *run) client() *http.Client {
+	return &http.Client{Transport: d.opts.Net.transport(nil), Timeout: d.opts.Timeout}
+}
+
+// words joins a list for a sentence: "a", "a and b", "a, b and c".
+func words(list []string) string {
+	switch len(list) {
+	case 0:
+		return ""
+	case 1:
+		return list[0]
+	}
+	return strings.Join(list[:len(list)-1], ", ") + " and " + list[len(list)-1]
+}

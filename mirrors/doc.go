@@ -1,0 +1,89 @@
+// Package mirrors fetches module protocol files (.info, .mod, .zip) from
+// GOPROXY mirrors, choosing among them as it goes.
+//
+// # Candidates
+//
+// The mirrors come from GOPROXY, with the go command's syntax ([Parse]),
+// plus [Options.Extra]. When GOPROXY is the go command's default
+// ("https://proxy.golang.org,direct") or names only well-known public
+// mirrors, a built-in list of public mirrors (proxy.golang.org, goproxy.cn,
+// goproxy.io, mirrors.aliyun.com/goproxy) joins them, unless
+// [Options.NoBuiltin]. A GOPROXY that names anything else, such as a
+// company proxy, is used exactly as written: no public mirror is added.
+//
+// # Who may see a module path
+//
+// The go command moves past a ',' in GOPROXY only when the file was not
+// found (404 or 410), on purpose (golang.org/issue/26334): a company
+// proxy's 5xx for a path must not send the path on to a public proxy. gomodx
+// keeps that promise while it reorders, races and hedges:
+//
+//   - The walk is cut into groups of interchangeable mirrors: a run of
+//     GOPROXY entries joined by '|', with the extra mirrors added to the
+//     first run; or, when the built-in list applies, all the public mirrors
+//     (GOPROXY's, the extra and the built-in ones) as one group. "direct"
+//     and "off" are groups of their own and keep their meaning.
+//   - Within a group, any order is one GOPROXY allows, so gomodx picks the
+//     order: probe ranking, then the live scoreboard. It may retry a mirror
+//     as much as the [retry.Policy] allows, hedge a slow request to the next
+//     mirror of the group, and move on to the next mirror of the group after
+//     any failure.
+//   - A group never sends a path to a mirror of another group. The walk
+//     moves past a group ending in '|' after any failure, and past one
+//     ending in ',' only when the file was not found: every mirror of the
+//     group named by GOPROXY that was asked said 404 or 410, and none of them
+//     failed otherwise or was set aside. (Extra and built-in mirrors can only
+//     help: their failures do not keep the walk from moving on, as GOPROXY
+//     without them would have. A group with no GOPROXY mirror is not found
+//     when every mirror asked said so.) This is stricter than the go
+//     command, whose verdict for a run is that of whichever mirror came
+//     last, and it does not depend on the order gomodx chose.
+//
+// # Ranking and the scoreboard
+//
+// A group of more than one mirror is probed once, all mirrors at once, with
+// a short deadline ([Options.ProbeTimeout]): a GET of
+// <mirror>/sumdb/sum.golang.org/supported, timed with net/http/httptrace.
+// Any HTTP answer counts as reachable. Mirrors are ranked by reachability,
+// then time to first byte, in bands (under 100 ms, then steps of √2) so that
+// noise does not reorder GOPROXY; within a band the configured order wins.
+// Fetching waits for the probes only until no mirror still silent could
+// rank first (twice the first answer's time, plus 100 ms); later answers
+// still count. The ranking is cached on disk for [Options.RankTTL] (default 10 minutes),
+// keyed by the group's mirrors, so the next run starts fetching at once;
+// it is probed again when stale, or in the background when a mirror ranked
+// from the cache fails. A single mirror is never probed: there is nothing
+// to choose.
+//
+// During a run, each mirror keeps moving averages of its time to response
+// headers, its throughput and its failures. A request goes to the mirror of
+// its group with the least expected time: latency, plus a penalty for
+// recent failures, plus, once the mirror's throughput is known, the time to
+// receive what is already queued on it and this file. That spreads zips over
+// several good mirrors when one of them is the bottleneck, and keeps small
+// requests on the fastest. A mirror that fails three requests in a row (each
+// after its retries) is set aside for 30 seconds (circuit breaker), then
+// tried again, and set aside again at its next failure (a body that breaks
+// mid-way only demotes the mirror: on a lossy link, retrying the file is
+// what gets it through); one that is
+// unreachable (no such host, connection refused, TLS handshake timeout) or
+// presents an untrusted certificate is set aside for the run; one whose
+// bytes store rejected is not asked again in the run while its group has
+// another mirror. When every mirror of a group is set aside, the group
+// fails at once instead of waiting.
+//
+// # Hedging
+//
+// When a request has waited for its response headers longer than the
+// mirror usually takes (3× its average, at least [Options.HedgeAfter]), the
+// same request goes to the next mirror of the group as well; the first to
+// answer wins and the other is cancelled. At most two requests for a file
+// are in flight, and only the winner's body is handed to store.
+//
+// # Errors and events
+//
+// A failed Fetch returns an [*Error] listing every mirror asked; [Classify]
+// sorts any failure into a [Class] with a [Class.Hint] for the user.
+// [Options.OnEvent] receives an [Event] for every request, retry, failover,
+// hedge, rejected body and completed file.
+package mirrors

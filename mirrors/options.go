@@ -1,0 +1,189 @@
+package mirrors
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gomodx/gomodx/retry"
+)
+
+// Options configures a [List]. The zero value of each field is a sensible
+// default.
+type Options struct {
+	Policy    retry.Policy // how hard each mirror is tried; the zero Policy means retry.Default()
+	UserAgent string       // sent with every request, e.g. "gomodx/dev"; "gomodx" if empty
+	Logger    *slog.Logger // a debug line per failed mirror and per retry; nil discards
+
+	// Extra are more mirror URLs to use (--mirror, GOMODX_MIRRORS). They
+	// are interchangeable with GOPROXY's first run of mirrors, or with the
+	// public mirrors; see the package documentation.
+	Extra []string
+	// NoBuiltin keeps the built-in public mirrors out, even when GOPROXY
+	// is the default (--no-builtin-mirrors).
+	NoBuiltin bool
+	// GOAUTH is the go command's GOAUTH ("go env GOAUTH"). Credentials
+	// from ~/.netrc (or $NETRC) are sent to https mirrors, as the go
+	// command sends them, unless GOAUTH is "off" or lists no "netrc"
+	// method. Empty means the go command's default, "netrc".
+	GOAUTH string
+
+	// OnEvent, if not nil, receives an Event for each step of each
+	// request. It may be called from several goroutines at once.
+	OnEvent func(Event)
+
+	// ProbeTimeout bounds the probe of a group's mirrors (default 3s).
+	ProbeTimeout time.Duration
+	// RankCache is the file that keeps rankings between runs (default
+	// os.UserCacheDir()/gomodx/mirrors.json).
+	RankCache string
+	// RankTTL is how long a cached ranking is used (default 10m). A
+	// negative RankTTL disables the cache.
+	RankTTL time.Duration
+	// HedgeAfter is the least time a request waits for its headers
+	// before the next mirror of its group is asked too (default 1s). The
+	// wait is 3 times the mirror's usual latency when that is longer. A
+	// negative HedgeAfter disables hedging.
+	HedgeAfter time.Duration
+
+	// For tests.
+	builtin []string         // instead of builtinMirrors
+	now     func() time.Time // instead of time.Now, for the breaker and the rank cache
+	roots   *x509.CertPool   // trusted instead of the system's
+}
+
+// dialHook, when not nil, replaces the transport's dialer. Tests set it so
+// that nothing but loopback is ever dialled.
+var dialHook func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// List fetches protocol files from the mirrors of GOPROXY and the extra and
+// built-in ones, as the package documentation describes. It is safe for
+// concurrent use. Close stops the probes it may still run in the
+// background.
+type List struct {
+	groups    []*group
+	policy    retry.Policy
+	client    *http.Client // retrying
+	probes    *http.Client // one try, same connections
+	userAgent string
+	log       *slog.Logger
+	onEvent   func(Event)
+	netrc     map[string]netrcLine
+
+	probeTimeout time.Duration
+	rankCache    string
+	rankTTL      time.Duration
+	hedgeAfter   time.Duration
+	now          func() time.Time
+
+	mu       sync.Mutex // the scoreboard and the rankings
+	zipBytes float64    // moving average of zip sizes
+
+	cacheMu sync.Mutex // the rank cache file, within this process
+
+	bg   context.Context // background probes
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// New returns a List for goproxy, parsed as by [Parse], with opts.
+func New(goproxy string, opts Options) (*List, error) {
+	builtin := opts.builtin
+	if builtin == nil {
+		builtin = builtinMirrors
+	}
+	groups, err := candidates(goproxy, opts.Extra, opts.NoBuiltin, builtin)
+	if err != nil {
+		return nil, err
+	}
+	l := &List{
+		groups:       groups,
+		policy:       opts.Policy,
+		userAgent:    opts.UserAgent,
+		log:          opts.Logger,
+		onEvent:      opts.OnEvent,
+		probeTimeout: opts.ProbeTimeout,
+		rankCache:    opts.RankCache,
+		rankTTL:      opts.RankTTL,
+		hedgeAfter:   opts.HedgeAfter,
+		now:          opts.now,
+		zipBytes:     defaultZipBytes,
+	}
+	if l.policy == (retry.Policy{}) {
+		l.policy = retry.Default()
+	}
+	if l.userAgent == "" {
+		l.userAgent = "gomodx"
+	}
+	if l.probeTimeout <= 0 {
+		l.probeTimeout = 3 * time.Second
+	}
+	if l.rankTTL == 0 {
+		l.rankTTL = 10 * time.Minute
+	}
+	if l.rankCache == "" && l.rankTTL > 0 {
+		if dir, err := os.UserCacheDir(); err == nil {
+			l.rankCache = filepath.Join(dir, "gomodx", "mirrors.json")
+		}
+	}
+	if l.hedgeAfter == 0 {
+		l.hedgeAfter = time.Second
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+
+	transport := retry.NewTransport()
+	if dialHook != nil {
+		transport.DialContext = dialHook
+	}
+	if opts.roots != nil {
+		transport.TLSClientConfig = &tls.Config{RootCAs: opts.roots}
+	}
+	l.client = l.policy.ClientFor(transport, l.log)
+	l.probes = &http.Client{Transport: transport, CheckRedirect: retry.CheckRedirect}
+	if l.log == nil {
+		l.log = slog.New(slog.DiscardHandler)
+	}
+	if useNetrc(opts.GOAUTH) {
+		l.netrc = readNetrc(l.log)
+	}
+
+	// One score per URL, shared by the groups that have it.
+	scores := map[string]*score{}
+	for _, g := range groups {
+		if len(g.mirrors) > 1 {
+			g.ready = make(chan struct{})
+		}
+		for _, m := range g.mirrors {
+			if m.keyword() {
+				continue
+			}
+			s := scores[m.URL]
+			if s == nil {
+				s = new(score)
+				scores[m.URL] = s
+			}
+			m.score = s
+		}
+	}
+	l.bg, l.stop = context.WithCancel(context.Background())
+	return l, nil
+}
+
+// Close stops the List's background probes (late answers to the first
+// probe, re-probes), waits for them to return, and closes idle
+// connections. Rankings already made are kept, in memory and in the rank
+// cache. Fetches after Close still work, without new probes.
+func (l *List) Close() {
+	l.stop()
+	l.wg.Wait()
+	l.probes.CloseIdleConnections()
+}

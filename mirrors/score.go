@@ -1,0 +1,256 @@
+package mirrors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Scoreboard tuning.
+const (
+	alpha           = 0.3              // weight of a new sample in the moving averages
+	breakerFailures = 3                // failures in a row that set a mirror aside
+	breakerCooldown = 30 * time.Second // for this long
+	failurePenalty  = 2 * time.Second  // expected cost of a failure: a backoff and another request
+	band            = 100 * time.Millisecond
+	minRateBytes    = 32 << 10 // bodies smaller than this say nothing about throughput
+	smallFileBytes  = 2 << 10  // the size expected of a .info or .mod
+	defaultZipBytes = 256 << 10
+)
+
+// score is one mirror's record in this run. Its fields are guarded by
+// List.mu.
+type score struct {
+	lat     time.Duration // moving average of the time to response headers; 0 if unknown
+	samples int           // latency samples from real requests (probes not counted)
+	rate    float64       // moving average of body throughput in bytes per second; 0 if unknown
+	errs    float64       // moving average of failures (1) against answers (0)
+	queued  float64       // bytes expected from requests in flight
+
+	fails     int       // failures in a row
+	lastErr   error     // the last of them
+	openUntil time.Time // set aside by the circuit breaker until then
+	down      error     // unreachable or untrusted: set aside for the run
+	lied      error     // store rejected its bytes: not asked again while there is another
+
+	sumDB bool // its probe says it serves the checksum database
+}
+
+func ewma(old, sample float64) float64 { return old + alpha*(sample-old) }
+
+// expectedBytes is what a request for file is expected to bring.
+func (l *List) expectedBytes(file string) float64 {
+	if file == "zip" {
+		return l.zipBytes
+	}
+	return smallFileBytes
+}
+
+// estimate is the time m is expected to take to deliver file now. Under l.mu.
+func (l *List) estimate(m *mirror, file string) time.Duration {
+	s := m.score
+	lat := s.lat
+	if lat == 0 {
+		lat = l.probeTimeout // not measured: its probe failed or never ran
+	}
+	e := float64(lat) + s.errs*float64(failurePenalty)
+	if s.rate > 0 {
+		e += (s.queued + l.expectedBytes(file)) / s.rate * float64(time.Second)
+	}
+	return time.Duration(e)
+}
+
+// bandOf puts d in a band: everything under 100 ms is one band, then each
+// band is √2 times wider. Mirrors in one band are taken as equally fast.
+func bandOf(d time.Duration) int {
+	if d < band {
+		return 0
+	}
+	return 1 + int(2*math.Log2(float64(d)/float64(band)))
+}
+
+// setAside returns why m may not be asked now, or nil. Under l.mu.
+func (l *List) setAside(m *mirror) error {
+	s := m.score
+	switch {
+	case s.down != nil:
+		return &setAsideError{reason: "unreachable earlier in this run", err: s.down}
+	case l.now().Before(s.openUntil):
+		return &setAsideError{reason: fmt.Sprintf("set aside after %d failures in a row", s.fails), err: s.lastErr}
+	}
+	return nil
+}
+
+// setAsideError is why a mirror was not asked.
+type setAsideError struct {
+	reason string
+	err    error
+}
+
+func (e *setAsideError) Error() string {
+	if e.err == nil {
+		return "not asked: " + e.reason
+	}
+	return "not asked: " + e.reason + ": " + e.err.Error()
+}
+func (e *setAsideError) Unwrap() error { return e.err }
+
+// order returns the mirrors of g that file may be asked of now, best first,
+// leaving out those in skip. A mirror that lied comes only when nothing
+// else is left; sticky, if usable, comes first (a body being retried).
+func (l *List) order(g *group, file string, skip map[*mirror]bool, sticky *mirror) []*mirror {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ok, liars []*mirror
+	for _, m := range g.mirrors {
+		if skip[m] || l.setAside(m) != nil {
+			continue
+		}
+		if m.score.lied != nil {
+			liars = append(liars, m)
+			continue
+		}
+		ok = append(ok, m)
+	}
+	if len(ok) == 0 {
+		ok = liars
+	}
+	if len(ok) < 2 {
+		return ok
+	}
+	key := make(map[*mirror][2]int, len(ok))
+	for _, m := range ok {
+		rank, known := g.rank[m]
+		if !known {
+			rank = len(g.mirrors) + slices.Index(g.mirrors, m)
+		}
+		key[m] = [2]int{bandOf(l.estimate(m, file)), rank}
+	}
+	slices.SortStableFunc(ok, func(a, b *mirror) int {
+		ka, kb := key[a], key[b]
+		if ka[0] != kb[0] {
+			return ka[0] - kb[0]
+		}
+		return ka[1] - kb[1]
+	})
+	if i := slices.Index(ok, sticky); i > 0 {
+		ok = slices.Insert(slices.Delete(ok, i, i+1), 0, sticky)
+	}
+	return ok
+}
+
+// begin counts a request for file to m as in flight.
+func (l *List) begin(m *mirror, file string) {
+	l.mu.Lock()
+	m.score.queued += l.expectedBytes(file)
+	l.mu.Unlock()
+}
+
+// end takes a request for file off m's queue.
+func (l *List) end(m *mirror, file string) {
+	l.mu.Lock()
+	m.score.queued = max(0, m.score.queued-l.expectedBytes(file))
+	l.mu.Unlock()
+}
+
+// answered records that m answered (any status, not-found included) after
+// waiting d for the headers.
+func (l *List) answered(m *mirror, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := m.score
+	if s.samples == 0 {
+		s.lat = d
+	} else {
+		s.lat = time.Duration(ewma(float64(s.lat), float64(d)))
+	}
+	s.samples++
+	s.errs = ewma(s.errs, 0)
+}
+
+// slow records that a request to m was abandoned after d without headers
+// (it lost a hedge): m takes at least that long.
+func (l *List) slow(m *mirror, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := m.score; d > s.lat {
+		s.lat = time.Duration(ewma(float64(s.lat), float64(d)))
+	}
+}
+
+// received records a body of n bytes that took d after the headers.
+func (l *List) received(m *mirror, file string, n int64, d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := m.score
+	s.fails = 0
+	if n >= minRateBytes && d > 0 {
+		r := float64(n) / d.Seconds()
+		if s.rate == 0 {
+			s.rate = r
+		} else {
+			s.rate = ewma(s.rate, r)
+		}
+	}
+	if file == "zip" {
+		l.zipBytes = ewma(l.zipBytes, float64(n))
+	}
+}
+
+// failed records a failure of m and reports whether it set m aside just
+// now. Not-found is an answer, not a failure; a refusal (401, 403) and our
+// own cancellation say nothing about m's health.
+func (l *List) failed(m *mirror, err error) (setAside bool) {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	c := Classify(err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := m.score
+	switch c {
+	case NotFound:
+		s.fails = 0
+		return false
+	case Auth:
+		return false
+	}
+	s.errs = ewma(s.errs, 1)
+	if c == Unreachable || c == Certificate {
+		if s.down == nil {
+			s.down = err
+			return true
+		}
+		return false
+	}
+	s.fails++
+	s.lastErr = err
+	if s.fails >= breakerFailures && !l.now().Before(s.openUntil) {
+		// Set aside, or set aside again after a failed trial.
+		s.openUntil = l.now().Add(breakerCooldown)
+		return true
+	}
+	return false
+}
+
+// broke records that a body from m broke or stalled after a 200. That
+// demotes m within its group, but does not count towards setting it aside:
+// the mirror answers, the link between is what drops, and on a lossy link
+// the file's own retries are what gets it through.
+func (l *List) broke(m *mirror) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m.score.errs = ewma(m.score.errs, 1)
+}
+
+// lied records that store rejected m's bytes.
+func (l *List) lied(m *mirror, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m.score.lied == nil {
+		m.score.lied = err
+	}
+}

@@ -1,0 +1,818 @@
+package wrap
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/mod/module"
+	"golang.org/x/term"
+
+	"github.com/gomodx/gomodx/mirrors"
+	"github.com/gomodx/gomodx/prefetch"
+)
+
+// ReporterOptions configures a [Reporter].
+type ReporterOptions struct {
+	// Stderr receives everything meant for people: the progress bar or the
+	// progress lines, retries and failovers, -v and -x lines, the summary.
+	Stderr io.Writer
+	// JSON, if set, receives the event stream of -json, one [JSONEvent] a
+	// line. It is independent of the other options: Quiet does not silence it.
+	JSON io.Writer
+	// Quiet prints nothing but the -x lines; errors are the caller's to print.
+	Quiet bool
+	// Verbose prints a line for every file fetched (mirror, size, time) and
+	// for every hedged request.
+	Verbose bool
+	// Trace prints every HTTP request the way 'go -x' prints them:
+	//
+	//	# get https://proxy.golang.org/golang.org/x/text/@v/v0.21.0.zip
+	//	# get https://proxy.golang.org/golang.org/x/text/@v/v0.21.0.zip: 200 OK (0.123s)
+	Trace bool
+	// IsTerminal says Stderr is a terminal a person watches (see
+	// [IsTerminal]): a live progress bar instead of timestamped lines.
+	IsTerminal bool
+	// NoColor turns colour off (NO_COLOR). Colour is only ever used on a
+	// terminal, for the few words a person should notice.
+	NoColor bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Width returns the terminal's width in columns; nil asks Stderr's file
+	// descriptor, or assumes 80.
+	Width func() int
+}
+
+// A Reporter tells the user what gomodx is doing, from the events of
+// prefetch (one per file planned and settled) and of mirrors (one per
+// request, retry, failover, hedge), without getting in the way of the go
+// command's own output:
+//
+//   - On a terminal, a progress bar on one line of stderr: files settled of
+//     files planned (the total grows as the plan does), bytes, rate, elapsed
+//     time, ETA and the mirror in use, or which module has been waiting on
+//     which mirror for how long when a request is slow. Retries, failovers
+//     and mismatches print one line each above the bar. [Reporter.Finish]
+//     erases the bar; call it before the go command starts.
+//   - Elsewhere (a pipe, a file, CI=true, TERM=dumb), no escape codes at
+//     all: a timestamped line every five seconds while files are in flight,
+//     and one at each retry, failover and mismatch.
+//
+// For example, in a CI log:
+//
+//	gomodx: 14:03:05 42/310 files, 12.3 MB, 2.1 MB/s; waiting 4s for k8s.io/api@v0.31.2 .zip from goproxy.cn
+//	gomodx: 14:03:06 k8s.io/api@v0.31.2: .zip from goproxy.cn: 502 Bad Gateway (4 tries); trying proxy.golang.org
+//
+// The same failure of the same mirror gets three lines at most (all with
+// Verbose); the summary counts them all. Quiet silences everything but
+// Trace.
+//
+// Then one summary line ([Reporter.Summary]) when anything was fetched:
+//
+//	gomodx: fetched 92 modules (276 files, 95.2 MB) in 4.1s, 23.2 MB/s; 3 retries, 1 failover; proxy.golang.org 80%, goproxy.cn 20%
+//
+// and, if ReporterOptions.JSON is set, a [JSONEvent] for each of these.
+//
+// Its methods are safe for concurrent use.
+type Reporter struct {
+	opts     ReporterOptions
+	now      func() time.Time
+	tty      bool // a live bar rather than lines
+	color    bool
+	throttle time.Duration // of the bar's redraws; 0 in tests
+
+	ticker  *time.Ticker // nil when the caller ticks (tests)
+	stop    chan struct{}
+	stopped chan struct{}
+
+	mu         sync.Mutex
+	start      time.Time
+	finishedAt time.Time // when Finish was called; zero before
+	summarized bool
+	jsonErr    error // the first failed write to JSON; later events are dropped
+
+	planned, settled int
+	fetched, failed  int
+	bytes            int64
+	modules          map[module.Version]bool // those with a file fetched
+	retries          int
+	failovers        int
+	hedgesWon        int
+	mismatches       int
+	repairs          int
+
+	inflight   map[reqKey]*request
+	files      map[fileKey]*fileState
+	mirrorUse  map[string]*MirrorShare // files fetched from each mirror
+	repeats    map[string]int          // lines printed per kind of failure and mirror
+	mirrorSeen []string                // mirrors in the order first used, for stable output
+	lastMirror string                  // the mirror of the latest request started
+
+	bar      *progressbar.ProgressBar // on a terminal, once shown
+	lastLine time.Time                // off a terminal: the last progress line
+}
+
+// reqKey names one request: a file of a module, on one mirror.
+type reqKey struct {
+	mod    module.Version
+	file   string
+	mirror string
+}
+
+// request is a request in flight, for the slow-request display and for -x.
+type request struct {
+	start   time.Time // of the first request: how long the file has waited
+	attempt time.Time // of the latest retry, for -x
+	next    string    // the mirror a hedge is trying besides
+}
+
+type fileKey struct {
+	mod  module.Version
+	file string
+}
+
+// fileState is what the mirrors' events said about one file, for the line
+// and the JSON event of its outcome.
+type fileState struct {
+	firstStart time.Time
+	mirror     string        // the mirror it came from (Done)
+	elapsed    time.Duration // Done's
+	hedges     []string      // mirrors asked by a hedge
+}
+
+// How the display behaves.
+const (
+	slowAfter      = 3 * time.Second        // a request this old is shown as waiting
+	lineEvery      = 5 * time.Second        // progress lines off a terminal
+	barAfter       = time.Second            // show the bar this soon even with nothing fetched yet
+	barTick        = 100 * time.Millisecond // bar redraws
+	lineTick       = time.Second            // checks for a progress line off a terminal
+	barWidth       = 20                     // columns of the bar itself
+	barThrottle    = barTick / 2
+	defaultColumns = 80
+)
+
+// NewReporter returns a Reporter that starts counting time now. It runs a
+// ticker (to redraw the bar and notice slow requests) until Finish.
+func NewReporter(opts ReporterOptions) *Reporter {
+	r := newReporter(opts)
+	tick := lineTick
+	if r.tty {
+		tick = barTick
+	}
+	r.ticker = time.NewTicker(tick)
+	go r.run()
+	return r
+}
+
+// newReporter returns a Reporter without its ticker: tests call tick.
+func newReporter(opts ReporterOptions) *Reporter {
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	r := &Reporter{
+		opts:      opts,
+		now:       now,
+		tty:       opts.IsTerminal && !opts.Quiet,
+		color:     opts.IsTerminal && !opts.NoColor,
+		throttle:  barThrottle,
+		stop:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		modules:   map[module.Version]bool{},
+		inflight:  map[reqKey]*request{},
+		files:     map[fileKey]*fileState{},
+		mirrorUse: map[string]*MirrorShare{},
+		repeats:   map[string]int{},
+	}
+	r.start = now()
+	r.lastLine = r.start
+	return r
+}
+
+// IsTerminal reports whether f is a terminal a person is watching, so that a
+// live display is wanted: not when CI is set (to anything but false or 0),
+// nor with TERM=dumb.
+func IsTerminal(f *os.File, getenv func(string) string) bool {
+	if ci := getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+		return false
+	}
+	if getenv("TERM") == "dumb" {
+		return false
+	}
+	return term.IsTerminal(int(f.Fd()))
+}
+
+func (r *Reporter) run() {
+	defer close(r.stopped)
+	for {
+		select {
+		case <-r.stop:
+			return
+		case <-r.ticker.C:
+			r.tick()
+		}
+	}
+}
+
+// tick redraws the bar, or prints the periodic progress line.
+func (r *Reporter) tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.finishedAt.IsZero() || r.opts.Quiet {
+		return
+	}
+	now := r.now()
+	if r.tty {
+		if r.bar == nil && r.planned > r.settled && now.Sub(r.start) >= barAfter {
+			r.showBar()
+		}
+		r.redraw(now)
+		return
+	}
+	if r.planned > r.settled && now.Sub(r.lastLine) >= lineEvery {
+		// Keep to the cadence of the start, not of the tick.
+		for !r.lastLine.Add(lineEvery).After(now) {
+			r.lastLine = r.lastLine.Add(lineEvery)
+		}
+		line := r.status(now)
+		if w := r.slowest(now); w != "" {
+			line += "; " + w
+		}
+		r.printf("%s", line)
+	}
+}
+
+// File is the prefetch.Options.Progress callback.
+func (r *Reporter) File(ev prefetch.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	key := fileKey{ev.Mod, string(ev.Kind)}
+	je := JSONEvent{Module: ev.Mod.Path, Version: ev.Mod.Version, File: string(ev.Kind)}
+	switch ev.State {
+	case prefetch.Planned:
+		r.planned++
+		je.Action = "plan"
+		r.emit(je)
+		return
+	case prefetch.Fetched:
+		r.fetched++
+		r.bytes += ev.Bytes
+		r.modules[ev.Mod] = true
+		je.Action = "done"
+		je.Bytes = ev.Bytes
+		if fs := r.files[key]; fs != nil && fs.mirror != "" {
+			je.Mirror = fs.mirror
+			use := r.mirrorUse[fs.mirror]
+			if use == nil {
+				use = &MirrorShare{Mirror: fs.mirror}
+				r.mirrorUse[fs.mirror] = use
+				r.mirrorSeen = append(r.mirrorSeen, fs.mirror)
+			}
+			use.Files++
+			use.Bytes += ev.Bytes
+			el := fs.elapsed
+			if el == 0 && !fs.firstStart.IsZero() {
+				el = now.Sub(fs.firstStart)
+			}
+			je.Elapsed = el.Seconds()
+		}
+		if r.opts.Verbose && !r.opts.Quiet {
+			line := fmt.Sprintf("%s: .%s", ev.Mod, ev.Kind)
+			if je.Mirror != "" {
+				line += " from " + mirrorName(je.Mirror)
+			}
+			line += ": " + formatBytes(ev.Bytes)
+			if je.Elapsed > 0 {
+				line += fmt.Sprintf(" in %.3fs", je.Elapsed)
+			}
+			r.printf("%s", line)
+		}
+		if r.bar == nil && r.tty && r.finishedAt.IsZero() {
+			r.showBar()
+		}
+	case prefetch.Cached:
+		je.Action = "cached"
+	case prefetch.Left:
+		je.Action = "left"
+	case prefetch.Failed:
+		je.Action = "fail"
+		if ev.Err != nil {
+			je.Error = ev.Err.Error()
+		}
+		if !errors.Is(ev.Err, context.Canceled) {
+			r.failed++ // an interrupt is not the files' failure
+		}
+	default:
+		return
+	}
+	r.settled++
+	r.emit(je)
+	// The file is settled: whatever its requests did, none is waiting now.
+	delete(r.files, key)
+	for k := range r.inflight {
+		if k.mod == ev.Mod && k.file == string(ev.Kind) {
+			delete(r.inflight, k)
+		}
+	}
+}
+
+// Mirror is the mirrors.Options.OnEvent callback.
+func (r *Reporter) Mirror(ev mirrors.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	rk := reqKey{ev.Mod, ev.File, ev.Mirror}
+	fk := fileKey{ev.Mod, ev.File}
+	fs := r.files[fk]
+	if fs == nil {
+		fs = &fileState{}
+		r.files[fk] = fs
+	}
+	je := JSONEvent{Module: ev.Mod.Path, Version: ev.Mod.Version, File: ev.File, Mirror: ev.Mirror, Next: ev.Next, Attempt: ev.Attempt}
+	if ev.Err != nil {
+		je.Error = ev.Err.Error()
+	}
+	req := r.inflight[rk]
+	var elapsed time.Duration // of this attempt
+	if req != nil {
+		elapsed = now.Sub(req.attempt)
+	}
+	url := requestURL(ev)
+	if ev.Err != nil && errors.Is(ev.Err, context.Canceled) && ev.Kind != mirrors.Started && ev.Kind != mirrors.Done {
+		// Interrupted, not a mirror's fault: nothing to count or warn about.
+		r.trace("# get %s: %s (%.3fs)", url, shortError(ev.Err), elapsed.Seconds())
+		delete(r.inflight, rk)
+		return
+	}
+
+	switch ev.Kind {
+	case mirrors.Started:
+		if fs.firstStart.IsZero() {
+			fs.firstStart = now
+		}
+		if req == nil {
+			req = &request{}
+			r.inflight[rk] = req
+		}
+		req.start, req.attempt = now, now
+		r.lastMirror = ev.Mirror
+		je.Action = "start"
+		r.trace("# get %s", url)
+		if r.bar == nil && r.tty && r.finishedAt.IsZero() && !r.opts.Quiet {
+			r.showBar()
+		}
+
+	case mirrors.Retrying:
+		r.retries++
+		je.Action = "retry"
+		r.trace("# get %s: %s (%.3fs)", url, shortError(ev.Err), elapsed.Seconds())
+		// mirrors announces one Started per mirror: the retry is a new
+		// request all the same, and -x shows it as one.
+		r.trace("# get %s", url)
+		if more, ok := r.repeat("retry", ev); ok {
+			r.warn("%s: .%s from %s: %s; retrying%s", ev.Mod, ev.File, mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), more)
+		}
+		if req != nil {
+			req.attempt = now
+		}
+
+	case mirrors.FailedOver:
+		r.failovers++
+		je.Action = "failover"
+		r.trace("# get %s: %s (%.3fs)", url, shortError(ev.Err), elapsed.Seconds())
+		then := "no mirror left"
+		if ev.Next != "" {
+			then = "trying " + mirrorName(ev.Next)
+		}
+		if more, ok := r.repeat("failover", ev); ok {
+			r.warn("%s: .%s from %s: %s; %s%s", ev.Mod, ev.File, mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), then, more)
+		}
+		delete(r.inflight, rk)
+
+	case mirrors.Hedged:
+		je.Action = "hedge"
+		fs.hedges = append(fs.hedges, ev.Next)
+		if req != nil {
+			req.next = ev.Next
+		}
+		if r.opts.Verbose {
+			r.warn("%s: .%s from %s: no answer after %s; also asking %s", ev.Mod, ev.File, mirrorName(ev.Mirror), formatWait(elapsed), mirrorName(ev.Next))
+		}
+
+	case mirrors.Lied:
+		r.mismatches++
+		je.Action = "mismatch"
+		r.trace("# get %s: 200 OK (%.3fs)", url, elapsed.Seconds())
+		then := "not cached"
+		if ev.Next != "" {
+			then = "trying " + mirrorName(ev.Next)
+		}
+		r.warn("%s: .%s from %s does not verify: %s; %s", ev.Mod, ev.File, mirrorName(ev.Mirror), r.red(shortError(ev.Err)), then)
+		delete(r.inflight, rk)
+
+	case mirrors.Done:
+		// The file's "done" event, when prefetch reports it in the cache,
+		// carries the mirror and the time.
+		r.trace("# get %s: 200 OK (%.3fs)", url, elapsed.Seconds())
+		el := ev.Elapsed // since the first request for the file, on any mirror
+		if el == 0 && !fs.firstStart.IsZero() {
+			el = now.Sub(fs.firstStart)
+		}
+		fs.mirror, fs.elapsed = ev.Mirror, el
+		if slices.Contains(fs.hedges, ev.Mirror) {
+			r.hedgesWon++
+		}
+		// The other mirrors asked for this file (hedges) are cancelled.
+		for k := range r.inflight {
+			if k.mod == ev.Mod && k.file == ev.File {
+				delete(r.inflight, k)
+			}
+		}
+		if ev.Mod.Path == "" {
+			// A version list, a query or a checksum database request for
+			// the go command: prefetch reports no outcome to wait for.
+			delete(r.files, fk)
+		}
+		return
+
+	default:
+		return
+	}
+	r.emit(je)
+}
+
+// maxRepeats is how many lines the same failure of the same mirror gets:
+// a mirror that is down must not bury the screen or the log in hundreds
+// of lines that say the same. The summary counts them all.
+const maxRepeats = 3
+
+// repeat reports whether to print the line for ev's failure, and what to
+// add to the last one printed. Called with r.mu held.
+func (r *Reporter) repeat(what string, ev mirrors.Event) (more string, ok bool) {
+	if r.opts.Verbose {
+		return "", true
+	}
+	key := what + " " + ev.Mirror + " " + shortError(ev.Err)
+	r.repeats[key]++
+	switch n := r.repeats[key]; {
+	case n < maxRepeats:
+		return "", true
+	case n == maxRepeats:
+		return " (more like this not shown; -v shows all)", true
+	}
+	return "", false
+}
+
+// Repair records that the self-healing wrapper repaired a cache entry of
+// mod; what says what was wrong and what was done, as a person reads it
+// after "repaired the module cache: ", e.g. "example.com/a@v1.0.0:
+// zip-corrupt: …; fetched again from the mirrors and verified".
+func (r *Reporter) Repair(mod module.Version, what string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.repairs++
+	if !r.opts.Quiet {
+		r.println("gomodx: repaired the module cache: " + what)
+	}
+	r.emit(JSONEvent{Action: "repair", Module: mod.Path, Version: mod.Version, Output: what})
+}
+
+// Finish erases the bar and stops the ticker. Call it before the go
+// command starts; events that arrive later still count in the summary but
+// draw nothing, so the go command's output is never mixed with a bar.
+// Finish may be called more than once.
+func (r *Reporter) Finish() {
+	r.mu.Lock()
+	if !r.finishedAt.IsZero() {
+		r.mu.Unlock()
+		return
+	}
+	r.finishedAt = r.now()
+	if r.bar != nil {
+		r.bar.Clear()
+		r.bar.Exit()
+	}
+	r.mu.Unlock()
+	if r.ticker != nil {
+		r.ticker.Stop()
+		close(r.stop)
+		<-r.stopped
+	}
+}
+
+// Summary finishes (see Finish) and prints the summary line, and writes the
+// summary event, if anything was fetched. It does so once.
+func (r *Reporter) Summary() {
+	r.Finish()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.summarized || r.fetched == 0 {
+		return
+	}
+	r.summarized = true
+	wall := r.finishedAt.Sub(r.start)
+	if !r.opts.Quiet {
+		fmt.Fprintf(r.opts.Stderr, "gomodx: %s\n", r.summaryText(wall))
+	}
+	je := JSONEvent{
+		Action:     "summary",
+		Modules:    len(r.modules),
+		Files:      r.fetched,
+		Bytes:      r.bytes,
+		Elapsed:    wall.Seconds(),
+		Retries:    r.retries,
+		Failovers:  r.failovers,
+		Hedges:     r.hedgesWon,
+		Mismatches: r.mismatches,
+		Repairs:    r.repairs,
+		Failed:     r.failed,
+	}
+	for _, m := range r.mirrorSeen {
+		je.Mirrors = append(je.Mirrors, *r.mirrorUse[m])
+	}
+	r.emit(je)
+}
+
+// summaryText is the summary line without its prefix.
+func (r *Reporter) summaryText(wall time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fetched %s (%s, %s) in %s",
+		plural(len(r.modules), "module"), plural(r.fetched, "file"), formatBytes(r.bytes), formatElapsed(wall))
+	if s := wall.Seconds(); s > 0 {
+		fmt.Fprintf(&b, ", %s/s", formatBytes(int64(float64(r.bytes)/s)))
+	}
+	var counts []string
+	for _, c := range []struct {
+		n            int
+		one, several string
+	}{
+		{r.retries, "retry", "retries"},
+		{r.failovers, "failover", "failovers"},
+		{r.hedgesWon, "hedge won", "hedges won"},
+		{r.mismatches, "mismatch", "mismatches"},
+		{r.repairs, "repair", "repairs"},
+		{r.failed, "failure", "failures"},
+	} {
+		switch {
+		case c.n == 1:
+			counts = append(counts, "1 "+c.one)
+		case c.n > 1:
+			counts = append(counts, fmt.Sprintf("%d %s", c.n, c.several))
+		}
+	}
+	if len(counts) > 0 {
+		b.WriteString("; " + strings.Join(counts, ", "))
+	}
+	if len(r.mirrorSeen) > 0 {
+		// Each mirror's share of the bytes (of the files, if all were
+		// empty), largest first; the order of first use breaks ties.
+		share := func(m string) int64 { return r.mirrorUse[m].Bytes }
+		var total int64
+		for _, m := range r.mirrorSeen {
+			total += share(m)
+		}
+		if total == 0 {
+			share = func(m string) int64 { return int64(r.mirrorUse[m].Files) }
+			for _, m := range r.mirrorSeen {
+				total += share(m)
+			}
+		}
+		ms := slices.Clone(r.mirrorSeen)
+		slices.SortStableFunc(ms, func(a, b string) int { return cmp.Compare(share(b), share(a)) })
+		var shares []string
+		for _, m := range ms {
+			pct := fmt.Sprintf("%d%%", (share(m)*100+total/2)/total)
+			if pct == "0%" {
+				pct = "<1%"
+			}
+			shares = append(shares, mirrorName(m)+" "+pct)
+		}
+		b.WriteString("; " + strings.Join(shares, ", "))
+	}
+	return b.String()
+}
+
+// status is the progress so far, for a progress line:
+// "42/310 files, 12.3 MB, 2.1 MB/s".
+func (r *Reporter) status(now time.Time) string {
+	f := r.fields(now)
+	return strings.Join(slices.DeleteFunc([]string{f.files, f.bytes, f.rate}, isEmpty), ", ")
+}
+
+// fields are the parts of the progress display.
+type fields struct {
+	files, bytes, rate, clock, eta string
+}
+
+func (r *Reporter) fields(now time.Time) fields {
+	elapsed := now.Sub(r.start)
+	f := fields{
+		files: fmt.Sprintf("%d/%d files", r.settled, r.planned),
+		bytes: formatBytes(r.bytes),
+		clock: formatClock(elapsed),
+	}
+	if s := elapsed.Seconds(); s > 0 && r.bytes > 0 {
+		f.rate = formatBytes(int64(float64(r.bytes)/s)) + "/s"
+	}
+	if r.settled > 0 && r.planned > r.settled && elapsed >= time.Second {
+		eta := time.Duration(float64(elapsed) * float64(r.planned-r.settled) / float64(r.settled))
+		if eta >= time.Second {
+			f.eta = "ETA " + formatClock(eta)
+		}
+	}
+	return f
+}
+
+func isEmpty(s string) bool { return s == "" }
+
+// barText is the text beside the bar, in at most room columns: the files,
+// bytes, rate, elapsed time, ETA, and the mirror in use or the request that
+// waits longest. When room is short, the ETA goes first, then the rate, the
+// time and the bytes; the mirror or the wait is cut last.
+func (r *Reporter) barText(now time.Time, room int) string {
+	f := r.fields(now)
+	tail := r.slowest(now)
+	if tail == "" {
+		tail = mirrorName(r.busiest())
+	}
+	for _, drop := range []*string{nil, &f.eta, &f.rate, &f.clock, &f.bytes} {
+		if drop != nil {
+			*drop = ""
+		}
+		clock := strings.TrimSpace(f.clock + " " + f.eta)
+		text := strings.Join(slices.DeleteFunc([]string{f.files, f.bytes, f.rate, clock, tail}, isEmpty), ", ")
+		if utf8.RuneCountInString(text) <= room {
+			return text
+		}
+	}
+	return truncate(strings.Join(slices.DeleteFunc([]string{f.files, tail}, isEmpty), ", "), room)
+}
+
+// slowest describes the request that has waited longest, if it has waited
+// more than slowAfter: "waiting 12s for k8s.io/api@v0.31.2 .zip from
+// goproxy.cn, trying proxy.golang.org".
+func (r *Reporter) slowest(now time.Time) string {
+	var key reqKey
+	var oldest *request
+	for k, req := range r.inflight {
+		if oldest == nil || req.start.Before(oldest.start) ||
+			req.start.Equal(oldest.start) && k.mod.String()+k.file < key.mod.String()+key.file {
+			key, oldest = k, req
+		}
+	}
+	if oldest == nil || now.Sub(oldest.start) < slowAfter {
+		return ""
+	}
+	s := fmt.Sprintf("waiting %s for %s .%s from %s", formatWait(now.Sub(oldest.start)), key.mod, key.file, mirrorName(key.mirror))
+	if oldest.next != "" {
+		s += ", trying " + mirrorName(oldest.next)
+	}
+	return s
+}
+
+// busiest is the mirror with the most requests in flight, else the last one
+// used.
+func (r *Reporter) busiest() string {
+	count := map[string]int{}
+	best := r.lastMirror
+	for k := range r.inflight {
+		count[k.mirror]++
+	}
+	for m, n := range count {
+		if n > count[best] || n == count[best] && m < best {
+			best = m
+		}
+	}
+	return best
+}
+
+// showBar starts the bar. Called with r.mu held.
+func (r *Reporter) showBar() {
+	if r.bar != nil || !r.tty {
+		return
+	}
+	r.bar = progressbar.NewOptions64(barMax,
+		progressbar.OptionSetWriter(r.opts.Stderr),
+		progressbar.OptionSetVisibility(r.tty),
+		progressbar.OptionThrottle(r.throttle),
+		progressbar.OptionUseANSICodes(true),
+		progressbar.OptionSetWidth(barWidth),
+		progressbar.OptionSetPredictTime(false),
+		progressbar.OptionSetElapsedTime(false),
+		progressbar.OptionShowDescriptionAtLineEnd(),
+		progressbar.OptionSetTheme(progressbar.Theme{Saucer: "█", SaucerPadding: "░"}),
+	)
+	r.redraw(r.now())
+}
+
+// barMax is the bar's scale: it shows files settled per mille of planned,
+// and never reaches the end while running, because progressbar stops
+// drawing a bar that did and the plan may still grow.
+const barMax = 1000
+
+// redraw draws the bar with the current state. Called with r.mu held.
+func (r *Reporter) redraw(now time.Time) {
+	if r.bar == nil || !r.finishedAt.IsZero() {
+		return
+	}
+	var permille int64
+	if r.planned > 0 {
+		permille = min(int64(r.settled)*barMax/int64(r.planned), barMax-1)
+	}
+	// The line must never wrap, or the bar could not erase itself: not even
+	// when the terminal echoes "^C" after it. progressbar draws
+	// "%4d%% " + bar + "  " + desc + " ".
+	room := r.width() - len("^C") - 1 - (barWidth + 9)
+	// Describe draws; Set64 draws too when the percentage changes, unless
+	// throttled: the text is always fresh, the bar at most a tick behind.
+	r.bar.Describe(r.barText(now, room))
+	r.bar.Set64(permille)
+}
+
+// width is the terminal's width.
+func (r *Reporter) width() int {
+	if r.opts.Width != nil {
+		return r.opts.Width()
+	}
+	if f, ok := r.opts.Stderr.(interface{ Fd() uintptr }); ok {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			return w
+		}
+	}
+	return defaultColumns
+}
+
+// printf prints one line for people, above the bar on a terminal, with a
+// timestamp elsewhere. Called with r.mu held.
+func (r *Reporter) printf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	if !r.tty {
+		line = r.now().Format("15:04:05") + " " + line
+	}
+	r.println("gomodx: " + line)
+}
+
+// warn prints a line about a retry, failover, mismatch, hedge or repair,
+// unless quiet. Called with r.mu held.
+func (r *Reporter) warn(format string, args ...any) {
+	if r.opts.Quiet {
+		return
+	}
+	r.printf(format, args...)
+}
+
+// trace prints a -x line. Called with r.mu held.
+func (r *Reporter) trace(format string, args ...any) {
+	if r.opts.Trace {
+		r.println(fmt.Sprintf(format, args...))
+	}
+}
+
+// println writes a whole line, erasing the bar first; the next redraw
+// brings the bar back below it. Called with r.mu held.
+func (r *Reporter) println(line string) {
+	if r.bar != nil && r.finishedAt.IsZero() {
+		r.bar.Clear()
+	}
+	io.WriteString(r.opts.Stderr, line+"\n")
+	if r.bar != nil && r.finishedAt.IsZero() {
+		r.redraw(r.now())
+	}
+}
+
+func (r *Reporter) yellow(s string) string { return r.paint("33", s) }
+func (r *Reporter) red(s string) string    { return r.paint("31", s) }
+
+func (r *Reporter) paint(code, s string) string {
+	if !r.color {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// requestURL is the URL mirrors requested for ev, as 'go -x' shows it.
+func requestURL(ev mirrors.Event) string {
+	if ev.Mod.Path == "" {
+		return ev.Mirror + "/" + ev.File
+	}
+	path, err1 := module.EscapePath(ev.Mod.Path)
+	version, err2 := module.EscapeVersion(ev.Mod.Version)
+	if err1 != nil || err2 != nil {
+		path, version = ev.Mod.Path, ev.Mod.Version
+	}
+	return ev.Mirror + "/" + path + "/@v/" + version + "." + ev.File
+}
