@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -244,11 +243,7 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 	f := prefetch.NewFetcher(ctx, cache, src, sums, opts)
 	defer f.Wait()
 
-	start := time.Now()
-	err = prefetch.Run(ctx, f, proj, plan(proj, env))
-	stats := f.Stats()
-	c.log.Info("prefetch done", "fetched", stats.Fetched, "cached", stats.Cached, "left", stats.Left, "failed", stats.Failed, "time", time.Since(start).Round(time.Millisecond))
-	if err != nil {
+	if err := prefetch.Run(ctx, f, proj, plan(proj, env)); err != nil {
 		return 1, err
 	}
 

@@ -243,7 +243,49 @@ func (l *List) applyProbe(g *group, order []*mirror, got map[*mirror]*ProbeResul
 			m.score.sumDB = r.SumDB
 		}
 	}
+	markDown(g, func(m *mirror) (bool, error) {
+		r := got[m]
+		if r == nil || r.Reachable {
+			return true, nil
+		}
+		// Only a verdict as final as a request's own (no such host,
+		// refused, an untrusted certificate) sets a mirror aside; a slow
+		// probe only ranks it last.
+		if c := Classify(r.Err); c != Unreachable && c != Certificate {
+			return true, nil
+		}
+		return false, r.Err
+	})
 	g.fromCache = false
+}
+
+// markDown sets aside, for the run, the mirrors of g that a probe found
+// unreachable, so that no request fails over to them only to fail again,
+// and clears that for those it reached. It leaves g alone when every
+// mirror of it failed: a group must stay usable, and its own requests
+// will tell. Under l.mu.
+func markDown(g *group, probed func(*mirror) (reachable bool, err error)) {
+	var down []*mirror
+	for _, m := range g.mirrors {
+		if ok, _ := probed(m); !ok {
+			down = append(down, m)
+		}
+	}
+	if len(down) == len(g.mirrors) {
+		return
+	}
+	for _, m := range g.mirrors {
+		ok, err := probed(m)
+		switch {
+		case ok && m.score.down != nil && m.score.downByProbe:
+			m.score.down, m.score.downByProbe = nil, false
+		case !ok && m.score.down == nil:
+			if err == nil {
+				err = errors.New("unreachable when probed")
+			}
+			m.score.down, m.score.downByProbe = err, true
+		}
+	}
 }
 
 // probe asks m for probePath once, timing each step.

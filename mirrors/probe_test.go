@@ -270,3 +270,33 @@ func TestProbeTimeout(t *testing.T) {
 		t.Errorf("results: %+v", results)
 	}
 }
+
+// TestProbeSetsAsideUnreachable checks that a mirror the probe could not
+// reach at all (no such host) is not failed over to: the go command's own
+// lookups through gomodx (prefixes of an import path) are refused by the
+// reachable mirror all the time, and each one would otherwise try it again.
+func TestProbeSetsAsideUnreachable(t *testing.T) {
+	const invalid = "http://gomodx-test.invalid"
+	forbidden := serve(t, status(http.StatusForbidden))
+	opts := isolated(t)
+	l := newList(t, forbidden.URL+"|"+invalid, opts)
+	l.Probe(testCtx(t))
+
+	var events []Event
+	var mu sync.Mutex
+	l.onEvent = func(ev Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, ev)
+	}
+	if err := l.Get(testCtx(t), "example.com/@v/list", func(io.Reader) error { return nil }); err == nil {
+		t.Fatal("Get succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, ev := range events {
+		if ev.Mirror == invalid && ev.Kind == Started {
+			t.Errorf("the unreachable mirror was asked: %+v", ev)
+		}
+	}
+}

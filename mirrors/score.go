@@ -34,7 +34,10 @@ type score struct {
 	lastErr   error     // the last of them
 	openUntil time.Time // set aside by the circuit breaker until then
 	down      error     // unreachable or untrusted: set aside for the run
-	lied      error     // store rejected its bytes: not asked again while there is another
+	// downByProbe says down came from a probe, which a later probe that
+	// reaches the mirror may clear.
+	downByProbe bool
+	lied        error // store rejected its bytes: not asked again while there is another
 
 	sumDB bool // its probe says it serves the checksum database
 }

@@ -216,13 +216,24 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 		return ctx.Err()
 	}
 	defer func() { <-f.sem }()
+	f.report(Event{Mod: mod, Kind: modcache.Zip, State: Planned})
 	err = modcache.FetchZip(ctx, mod, want, func(store func(io.Reader) error) error {
 		return f.src.Fetch(ctx, mod, string(modcache.Zip), store)
 	}, tmp)
-	if errors.Is(err, errors.ErrUnsupported) {
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		f.report(Event{Mod: mod, Kind: modcache.Zip, State: Left})
 		return ErrLeft
+	case err != nil:
+		f.report(Event{Mod: mod, Kind: modcache.Zip, State: Failed, Err: err})
+		return err
 	}
-	return err
+	ev := Event{Mod: mod, Kind: modcache.Zip, State: Fetched}
+	if fi, err := tmp.Stat(); err == nil {
+		ev.Bytes = fi.Size()
+	}
+	f.report(ev)
+	return nil
 }
 
 // Want returns the hash mod's file must have: go.sum's line, else the

@@ -96,6 +96,7 @@ type Reporter struct {
 
 	mu         sync.Mutex
 	start      time.Time
+	lastFetch  time.Time // of the last file fetched, which may come after Finish
 	finishedAt time.Time // when Finish was called; zero before
 	summarized bool
 	jsonErr    error // the first failed write to JSON; later events are dropped
@@ -271,6 +272,7 @@ func (r *Reporter) File(ev prefetch.Event) {
 	case prefetch.Fetched:
 		r.fetched++
 		r.bytes += ev.Bytes
+		r.lastFetch = now
 		r.modules[ev.Mod] = true
 		je.Action = "done"
 		je.Bytes = ev.Bytes
@@ -377,29 +379,33 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		}
 
 	case mirrors.Retrying:
-		r.retries++
+		if ev.Mod.Path != "" {
+			r.retries++ // the go command's lookups fail as a matter of course
+		}
 		je.Action = "retry"
 		r.trace("# get %s: %s (%.3fs)", url, shortError(ev.Err), elapsed.Seconds())
 		// mirrors announces one Started per mirror: the retry is a new
 		// request all the same, and -x shows it as one.
 		r.trace("# get %s", url)
-		if more, ok := r.repeat("retry", ev); ok {
-			r.warn("%s: .%s from %s: %s; retrying%s", ev.Mod, ev.File, mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), more)
+		if more, ok := r.repeat("retry", ev); ok && r.shows(ev) {
+			r.warn("%s from %s: %s; retrying%s", subject(ev), mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), more)
 		}
 		if req != nil {
 			req.attempt = now
 		}
 
 	case mirrors.FailedOver:
-		r.failovers++
+		if ev.Mod.Path != "" {
+			r.failovers++
+		}
 		je.Action = "failover"
 		r.trace("# get %s: %s (%.3fs)", url, shortError(ev.Err), elapsed.Seconds())
 		then := "no mirror left"
 		if ev.Next != "" {
 			then = "trying " + mirrorName(ev.Next)
 		}
-		if more, ok := r.repeat("failover", ev); ok {
-			r.warn("%s: .%s from %s: %s; %s%s", ev.Mod, ev.File, mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), then, more)
+		if more, ok := r.repeat("failover", ev); ok && r.shows(ev) {
+			r.warn("%s from %s: %s; %s%s", subject(ev), mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), then, more)
 		}
 		delete(r.inflight, rk)
 
@@ -410,7 +416,7 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 			req.next = ev.Next
 		}
 		if r.opts.Verbose {
-			r.warn("%s: .%s from %s: no answer after %s; also asking %s", ev.Mod, ev.File, mirrorName(ev.Mirror), formatWait(elapsed), mirrorName(ev.Next))
+			r.warn("%s from %s: no answer after %s; also asking %s", subject(ev), mirrorName(ev.Mirror), formatWait(elapsed), mirrorName(ev.Next))
 		}
 
 	case mirrors.Lied:
@@ -421,7 +427,7 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		if ev.Next != "" {
 			then = "trying " + mirrorName(ev.Next)
 		}
-		r.warn("%s: .%s from %s does not verify: %s; %s", ev.Mod, ev.File, mirrorName(ev.Mirror), r.red(shortError(ev.Err)), then)
+		r.warn("%s from %s does not verify: %s; %s", subject(ev), mirrorName(ev.Mirror), r.red(shortError(ev.Err)), then)
 		delete(r.inflight, rk)
 
 	case mirrors.Done:
@@ -453,6 +459,14 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		return
 	}
 	r.emit(je)
+}
+
+// shows reports whether a retry or failover of ev is worth a line without
+// -v. The go command's own lookups through the loopback proxy (version
+// lists, @latest, the prefixes of an import path) fail as a matter of
+// course, with 404, 410 or 403: their failures show only with -v.
+func (r *Reporter) shows(ev mirrors.Event) bool {
+	return ev.Mod.Path != "" || r.opts.Verbose
 }
 
 // maxRepeats is how many lines the same failure of the same mirror gets:
@@ -524,7 +538,12 @@ func (r *Reporter) Summary() {
 		return
 	}
 	r.summarized = true
-	wall := r.finishedAt.Sub(r.start)
+	// The loopback proxy goes on fetching while the go command runs.
+	end := r.finishedAt
+	if r.lastFetch.After(end) {
+		end = r.lastFetch
+	}
+	wall := end.Sub(r.start)
 	if !r.opts.Quiet {
 		fmt.Fprintf(r.opts.Stderr, "gomodx: %s\n", r.summaryText(wall))
 	}
@@ -802,6 +821,15 @@ func (r *Reporter) paint(code, s string) string {
 		return s
 	}
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+// subject names what ev is about: "example.com/a@v1.0.0: .zip", or for the
+// go command's own lookups the protocol path, "golang.org/x/text/@v/list".
+func subject(ev mirrors.Event) string {
+	if ev.Mod.Path == "" {
+		return ev.File
+	}
+	return ev.Mod.String() + ": ." + ev.File
 }
 
 // requestURL is the URL mirrors requested for ev, as 'go -x' shows it.
