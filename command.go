@@ -60,7 +60,7 @@ type goFlags struct {
 
 func (f *goFlags) common() []cli.Flag {
 	return []cli.Flag{
-		&cli.BoolFlag{Name: "x", Usage: "print the commands go executes (passed to go)", Destination: &f.x},
+		&cli.BoolFlag{Name: "x", Usage: "print gomodx's HTTP requests, and the commands go executes (passed to go)", Destination: &f.x},
 		&cli.BoolFlag{Name: "modcacherw", Usage: "leave extracted modules writable (passed to go)", Destination: &f.modcacherw},
 		&cli.StringFlag{Name: "modfile", Usage: "read and write this file instead of go.mod (passed to go)", Destination: &f.modfile},
 		&cli.StringFlag{Name: "C", Usage: "change to this directory first (passed to go)", Destination: &f.C},

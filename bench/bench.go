@@ -93,20 +93,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	}()
 	logger.Printf("mirror at %s", m.url)
 
-	tools, err := newTools(cfg.tools, goBin, cfg.gomodx)
+	tools, err := setupTools(ctx, cfg, goBin, tmp, logger)
 	if err != nil {
 		return err
-	}
-	for i := range tools {
-		if tools[i].name == "gomodx" && cfg.gomodx == "" {
-			bin := filepath.Join(tmp, "bin", "gomodx")
-			if out, err := buildGomodx(ctx, goBin, bin, cfg.timeout); err != nil {
-				tools[i].broken, tools[i].brokenOut = err, out
-			} else {
-				logger.Printf("built %s", bin)
-			}
-			tools[i].argv = func(cmd string) []string { return []string{bin, cmd} }
-		}
 	}
 
 	gocache := filepath.Join(tmp, "gocache")
@@ -119,7 +108,8 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 			project: lay.project,
 			env:     hermeticEnv(m.url, goBin, gocache),
 			timeout: cfg.timeout,
-			mirror:  m,
+			mirrors: []*mirror{m},
+			goBin:   goBin,
 		},
 		tools:   tools,
 		filled:  make(map[string]string),
@@ -141,6 +131,27 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) 
 	return nil
 }
 
+// setupTools returns the tools of cfg.tools, building gomodx into tmp/bin
+// unless -gomodx names one.
+func setupTools(ctx context.Context, cfg config, goBin, tmp string, logger *log.Logger) ([]tool, error) {
+	tools, err := newTools(cfg.tools, goBin, cfg.gomodx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range tools {
+		if tools[i].name == "gomodx" && cfg.gomodx == "" {
+			bin := filepath.Join(tmp, "bin", "gomodx")
+			if out, err := buildGomodx(ctx, goBin, bin, 10*time.Minute); err != nil {
+				tools[i].broken, tools[i].brokenOut = err, out
+			} else {
+				logger.Printf("built %s", bin)
+			}
+			tools[i].argv = func(cmd string) []string { return []string{bin, cmd} }
+		}
+	}
+	return tools, nil
+}
+
 // prepare runs the plain go command once per command at RTT 0. It proves
 // that the tree, the mirror and the environment work before anything is
 // timed (a failure here is the harness's, so it stops the run), and it
@@ -152,7 +163,7 @@ func (b *bench) prepare(ctx context.Context, goBin string) error {
 	if b.cfg.warmRounds > 0 && !slices.Contains(cmds, "download") {
 		cmds = append(cmds, "download")
 	}
-	b.runner.mirror.setRTT(0)
+	b.runner.setRTT(0)
 	for _, cmd := range cmds {
 		res, modcache := b.runner.run(ctx, goTool, cmd, cacheSetup{keep: true})
 		if res.err != nil {
@@ -180,7 +191,7 @@ func (b *bench) prepare(ctx context.Context, goBin string) error {
 // the remaining rounds of that RTT.
 func (b *bench) measure(ctx context.Context) error {
 	for _, rtt := range b.cfg.rtts {
-		b.runner.mirror.setRTT(rtt)
+		b.runner.setRTT(rtt)
 		for _, cmd := range b.cfg.commands {
 			for round := 1; round <= b.cfg.rounds; round++ {
 				for _, t := range b.tools {
@@ -228,7 +239,7 @@ func (b *bench) measureWarm(ctx context.Context) error {
 		return nil
 	}
 	defer removeAll(filepath.Dir(b.warmCache))
-	b.runner.mirror.setRTT(0)
+	b.runner.setRTT(0)
 	failed := make(map[string]bool)
 	for round := 1; round <= b.cfg.warmRounds; round++ {
 		for _, t := range b.tools {

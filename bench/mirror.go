@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,24 +25,41 @@ import (
 // first byte, every new connection waits handshake×RTT more before its first
 // request is read (TCP, plus TLS for an https mirror), and all responses
 // share an optional bandwidth limit. It counts what it sees, so the report
-// can show how hard each tool pushed it.
+// can show how hard each tool pushed it. With faults set, it also fails
+// the way real mirrors fail (see faults).
 type mirror struct {
 	root      string
 	handshake float64 // RTTs a new connection costs
 	limit     *limiter
 	rtt       atomic.Int64 // time.Duration
+	faults    *faults      // nil for none; set before the first request
+
+	attemptsMu sync.Mutex
+	attempts   map[string]int // requests per URL path since the last reset
 
 	srv *http.Server
 	ln  net.Listener
 	url string
 
-	requests, conns, bytes atomic.Int64
-	inflight, peak         atomic.Int64
+	requests, conns, bytes, faulted atomic.Int64
+	inflight, peak                  atomic.Int64
 }
 
 // mirrorStats is what a mirror counted between two resets.
 type mirrorStats struct {
 	requests, conns, bytes, peak int64
+	faulted                      int64 // responses the faults spoiled
+}
+
+// add sums s and t, as the counts of all the mirrors of one GOPROXY.
+func (s mirrorStats) add(t mirrorStats) mirrorStats {
+	return mirrorStats{
+		requests: s.requests + t.requests,
+		conns:    s.conns + t.conns,
+		bytes:    s.bytes + t.bytes,
+		peak:     s.peak + t.peak,
+		faulted:  s.faulted + t.faulted,
+	}
 }
 
 // startMirror serves root on a random loopback port.
@@ -63,14 +85,33 @@ func startMirror(root string, handshake, bytesPerSec float64) (*mirror, error) {
 // setRTT changes the latency for the requests and connections that follow.
 func (m *mirror) setRTT(d time.Duration) { m.rtt.Store(int64(d)) }
 
-// reset returns the counts since the last reset and starts new ones.
+// reset returns the counts since the last reset and starts new ones. It
+// also forgets how often each path was asked for, so that the next run
+// meets the same faults as the last one.
 func (m *mirror) reset() mirrorStats {
+	m.attemptsMu.Lock()
+	m.attempts = nil
+	m.attemptsMu.Unlock()
 	return mirrorStats{
 		requests: m.requests.Swap(0),
 		conns:    m.conns.Swap(0),
 		bytes:    m.bytes.Swap(0),
 		peak:     m.peak.Swap(m.inflight.Load()),
+		faulted:  m.faulted.Swap(0),
 	}
+}
+
+// attempt returns how many requests for path came before this one since
+// the last reset.
+func (m *mirror) attempt(path string) int {
+	m.attemptsMu.Lock()
+	defer m.attemptsMu.Unlock()
+	if m.attempts == nil {
+		m.attempts = make(map[string]int)
+	}
+	n := m.attempts[path]
+	m.attempts[path] = n + 1
+	return n
 }
 
 // close stops the server, waiting at most until ctx is done.
@@ -84,7 +125,8 @@ func (m *mirror) close(ctx context.Context) error {
 
 // ServeHTTP answers GOPROXY protocol requests from the file tree: a file
 // that is there is served, anything else is 404, which the go command reads
-// as "this mirror does not have it".
+// as "this mirror does not have it". The faults, if any, decide on the
+// way whether the answer is spoiled.
 func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.requests.Add(1)
 	n := m.inflight.Add(1)
@@ -92,37 +134,155 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for p := m.peak.Load(); n > p && !m.peak.CompareAndSwap(p, n); p = m.peak.Load() {
 	}
 
-	if !sleep(r.Context(), time.Duration(m.rtt.Load())) {
+	ctx := r.Context()
+	f := m.faults
+	if !sleep(ctx, time.Duration(m.rtt.Load())+f.delayFor()) {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	name := filepath.Join(m.root, filepath.FromSlash(path.Clean("/"+r.URL.Path)))
-	f, err := os.Open(name)
+	urlPath := path.Clean("/" + r.URL.Path)
+	var fault faultKind
+	if f != nil {
+		fault = f.pick(urlPath, m.attempt(urlPath))
+	}
+	switch fault {
+	case faultHang:
+		m.faulted.Add(1)
+		<-ctx.Done() // no headers until the client gives up
+		return
+	case faultStatus:
+		m.faulted.Add(1)
+		if f.retryAfter != "" {
+			w.Header().Set("Retry-After", f.retryAfter)
+		}
+		http.Error(w, http.StatusText(f.status), f.status)
+		return
+	}
+
+	name := filepath.Join(m.root, filepath.FromSlash(urlPath))
+	file, err := os.Open(name)
 	if err != nil {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	defer file.Close()
+	fi, err := file.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
+	var body io.Reader = file
+	size := fi.Size()
+	if b, ok := f.tampered(urlPath); ok {
+		m.faulted.Add(1)
+		body, size = bytes.NewReader(b), int64(len(b))
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	w.Header().Set("Content-Type", contentType(name))
 	if r.Method == http.MethodHead {
 		return
 	}
+	if fault == faultReset || fault == faultStall {
+		// Half the body, then the connection is closed (reset) or goes
+		// silent while held open (stall).
+		m.faulted.Add(1)
+		m.bytes.Add(m.send(ctx, w, io.LimitReader(body, size/2)))
+		http.NewResponseController(w).Flush()
+		if fault == faultReset {
+			panic(http.ErrAbortHandler) // closes the connection, quietly
+		}
+		<-ctx.Done()
+		return
+	}
+	m.bytes.Add(m.send(ctx, w, body))
+}
+
+// send copies src to w, at the bandwidth limit if there is one.
+func (m *mirror) send(ctx context.Context, w io.Writer, src io.Reader) int64 {
 	var written int64
 	if m.limit == nil {
-		written, _ = io.Copy(w, f)
+		written, _ = io.Copy(w, src)
 	} else {
-		written, _ = m.limit.copy(r.Context(), w, f)
+		written, _ = m.limit.copy(ctx, w, src)
 	}
-	m.bytes.Add(written)
+	return written
+}
+
+// faults is how a fault-injecting mirror fails: a share of its requests
+// get an error status, a body cut short, a stall or no answer at all; it
+// may be slow, or serve altered bytes for some files. Which requests fail
+// is decided by a hash of the seed, the path and the attempt (how many
+// requests for that path came before, since the last reset): every tool
+// meets the same faults in the same places, and a retry can succeed.
+type faults struct {
+	seed uint64
+
+	status     int     // answer this status (502, 429) instead …
+	statusRate float64 // … to this share of requests,
+	statusZip1 bool    // … or to the first request of every zip
+	retryAfter string  // with this Retry-After header, if set
+
+	reset float64 // share of zip bodies cut at half, connection closed
+	stall float64 // share of zip bodies that stop at half, connection held open
+	hang  float64 // share of requests that get no headers until the client gives up
+
+	delay  time.Duration     // added to every response
+	tamper map[string][]byte // URL path → the altered bytes served for it
+}
+
+// faultKind is what happens to one request.
+type faultKind int
+
+const (
+	faultNone   faultKind = iota
+	faultStatus           // an error status
+	faultHang             // no headers, ever
+	faultReset            // half the body, then the connection closes
+	faultStall            // half the body, then nothing
+)
+
+// pick decides the fate of the request for urlPath that follows attempt
+// earlier ones.
+func (f *faults) pick(urlPath string, attempt int) faultKind {
+	zip := strings.HasSuffix(urlPath, ".zip")
+	switch {
+	case f.draw(urlPath, attempt) < f.hang:
+		return faultHang
+	case f.status != 0 && (f.draw(urlPath, attempt) < f.statusRate || f.statusZip1 && zip && attempt == 0):
+		return faultStatus
+	case zip && f.draw(urlPath, attempt) < f.reset:
+		return faultReset
+	case zip && f.draw(urlPath, attempt) < f.stall:
+		return faultStall
+	}
+	return faultNone
+}
+
+// draw returns a number in [0, 1) that depends only on the seed, the path
+// and the attempt.
+func (f *faults) draw(urlPath string, attempt int) float64 {
+	h := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s\x00%d", f.seed, urlPath, attempt))
+	return float64(binary.BigEndian.Uint64(h[:])>>11) / (1 << 53)
+}
+
+// delayFor returns the delay added to each response.
+func (f *faults) delayFor() time.Duration {
+	if f == nil {
+		return 0
+	}
+	return f.delay
+}
+
+// tampered returns the altered bytes served for urlPath, if any.
+func (f *faults) tampered(urlPath string) ([]byte, bool) {
+	if f == nil {
+		return nil, false
+	}
+	b, ok := f.tamper[urlPath]
+	return b, ok
 }
 
 // contentType returns what proxy.golang.org sends for each kind of file.

@@ -66,7 +66,24 @@ type runner struct {
 	project string   // the main module to copy
 	env     []string // common environment, see hermeticEnv
 	timeout time.Duration
-	mirror  *mirror
+	mirrors []*mirror // behind GOPROXY; their counts are the run's
+	goBin   string    // the go command that checks the cache (cacheSetup.check)
+}
+
+// setRTT sets the latency of every mirror.
+func (r *runner) setRTT(d time.Duration) {
+	for _, m := range r.mirrors {
+		m.setRTT(d)
+	}
+}
+
+// resetMirrors returns the mirrors' counts since the last reset, summed.
+func (r *runner) resetMirrors() mirrorStats {
+	var s mirrorStats
+	for _, m := range r.mirrors {
+		s = s.add(m.reset())
+	}
+	return s
 }
 
 // result is the outcome of one run.
@@ -76,6 +93,11 @@ type result struct {
 	stats  mirrorStats
 	err    error
 	stderr string // the tail, for failures
+	// timedOut is set when the command was killed at the time limit.
+	timedOut bool
+	// incomplete, with cacheSetup.check, says why the module cache that
+	// a successful command left fails the check.
+	incomplete error
 }
 
 // cacheSetup says which GOMODCACHE a run gets.
@@ -83,6 +105,9 @@ type cacheSetup struct {
 	from   string // copy this directory into a new GOMODCACHE first
 	shared string // use this GOMODCACHE as it is (a warm one), not a new one
 	keep   bool   // leave the new GOMODCACHE for the caller, who removes it
+	// check, after a successful command, checks that the module cache
+	// is complete and intact without the network (see runner.check).
+	check bool
 }
 
 // run runs t's version of cmd on a fresh copy of the main module and
@@ -112,11 +137,43 @@ func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (re
 	if cs.shared != "" {
 		mc = cs.shared
 	}
-	return r.exec(ctx, t, cmd, app, mc, filepath.Join(dir, "gopath")), modcache
+	gopath := filepath.Join(dir, "gopath")
+	res = r.exec(ctx, t, cmd, app, mc, gopath, dir)
+	if cs.check && res.err == nil {
+		res.incomplete = r.check(ctx, app, mc, gopath)
+	}
+	return res, modcache
 }
 
-// exec runs t's cmd in app with the given module cache and GOPATH.
-func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath string) result {
+// check checks, offline, that the module cache holds what app needs and
+// that it is intact: go mod verify checks every module it holds against
+// go.sum (after loading the module graph, so every go.mod must be there),
+// and go mod download finds every module it would fetch already there.
+func (r *runner) check(ctx context.Context, app, modcache, gopath string) error {
+	for _, args := range [][]string{{"mod", "verify"}, {"mod", "download"}} {
+		ctx, cancel := context.WithTimeout(ctx, r.timeout)
+		c := exec.CommandContext(ctx, r.goBin, args...)
+		c.Dir = app
+		c.Env = append(r.env[:len(r.env):len(r.env)],
+			"GOMODCACHE="+modcache,
+			"GOPATH="+gopath,
+			"GOPROXY=off",
+			"GOFLAGS=-mod=mod -modcacherw",
+		)
+		c.WaitDelay = 5 * time.Second
+		out, err := c.CombinedOutput()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// exec runs t's cmd in app with the given module cache and GOPATH, and
+// gomodx's user cache (its mirror ranking) under dir, so that no run
+// inherits another's.
+func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, dir string) result {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	argv := t.argv(cmd)
@@ -125,19 +182,22 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath st
 	c.Env = append(append(r.env[:len(r.env):len(r.env)],
 		"GOMODCACHE="+modcache,
 		"GOPATH="+gopath,
+		"XDG_CACHE_HOME="+filepath.Join(dir, "usercache"),
 	), t.env...)
 	var out tail
 	c.Stdout, c.Stderr = &out, &out
 	c.WaitDelay = 5 * time.Second
+	killGroup(c)
 
-	r.mirror.reset()
+	r.resetMirrors()
 	start := time.Now()
 	err := c.Run()
-	res := result{wall: time.Since(start), stats: r.mirror.reset(), stderr: out.String()}
+	res := result{wall: time.Since(start), stats: r.resetMirrors(), stderr: out.String()}
 	if c.ProcessState != nil {
 		res.maxRSS = maxRSS(c.ProcessState)
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		res.timedOut = true
 		err = fmt.Errorf("timed out after %v (-timeout): %w", r.timeout, err)
 	}
 	if err != nil {
