@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 // gomodx binary, the real go command and fake mirrors on 127.0.0.1.
 func TestScript(t *testing.T) {
 	mods := goproxytest.NewTestServer(t, "testdata/mod", "")
-	sumdb, gosumdb := checksumtest.NewServer(t, sumdbName, txtarSums("testdata/mod"))
+	sumdb, gosumdb := checksumtest.NewServer(t, sumdbName, checksumtest.DirSums("testdata/mod"))
 	// Share the user's build cache: scripts build programs, and compiling the
 	// standard library afresh for each would dominate the run.
 	out, err := exec.Command("go", "env", "GOCACHE").Output()

@@ -5,19 +5,13 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/rogpeppe/go-internal/txtar"
-	"golang.org/x/mod/module"
-	"golang.org/x/mod/sumdb/dirhash"
 )
 
 // faultProxy is a module mirror for tests: it forwards to a goproxytest server
@@ -181,50 +175,3 @@ func (p *faultProxy) takeLog() []string {
 // sumdbName is the fake checksum database's name; scripts that want the
 // checksum database set GOSUMDB=$TESTSUMDB.
 const sumdbName = "sum.gomodx.test"
-
-// txtarSums backs the fake checksum database with the modules in dir, laid
-// out as goproxytest serves them: files whose names start with "." are not
-// in the zip, and ".mod", or else "go.mod", is the go.mod.
-func txtarSums(dir string) func(path, version string) ([]byte, error) {
-	return func(path, version string) ([]byte, error) {
-		escPath, err := module.EscapePath(path)
-		if err != nil {
-			return nil, fs.ErrNotExist
-		}
-		a, err := txtar.ParseFile(filepath.Join(dir, strings.ReplaceAll(escPath, "/", "_")+"_"+version+".txt"))
-		if err != nil {
-			return nil, fs.ErrNotExist // the database answers 404
-		}
-		files := map[string][]byte{}
-		var names []string
-		var gomod, dotmod []byte
-		for _, f := range a.Files {
-			switch {
-			case f.Name == ".mod":
-				dotmod = f.Data
-			case strings.HasPrefix(f.Name, "."):
-			default:
-				if f.Name == "go.mod" {
-					gomod = f.Data
-				}
-				name := path + "@" + version + "/" + f.Name // the zip's entry name
-				names = append(names, name)
-				files[name] = f.Data
-			}
-		}
-		if dotmod != nil {
-			gomod = dotmod
-		}
-		// Hash1 over the zip's entry names is what HashZip computes.
-		open := func(data []byte) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
-		zipHash, err := dirhash.Hash1(names, func(name string) (io.ReadCloser, error) { return open(files[name]) })
-		if err != nil {
-			return nil, err
-		}
-		modHash, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) { return open(gomod) })
-		if err != nil {
-			return nil, err
-		}
-		return fmt.Appendf(nil, "%s %s %s\n%s %s/go.mod %s\n", path, version, zipHash, path, version, modHash), nil
-	}
-}

@@ -1,60 +1,23 @@
 package checksumtest_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"io/fs"
-	"strings"
 
 	"github.com/rogpeppe/go-internal/txtar"
-	"golang.org/x/mod/sumdb/dirhash"
+
+	"github.com/gomodx/gomodx/checksum/checksumtest"
 )
 
 // txtarSums returns a sums function for NewServer that knows the modules in
-// archives, keyed by "path@version" and laid out as goproxytest serves them:
-// files whose names start with "." are not in the zip, and ".mod", or else
-// "go.mod", is the go.mod.
+// archives, keyed by "path@version".
 func txtarSums(archives map[string]*txtar.Archive) func(path, version string) ([]byte, error) {
 	return func(path, version string) ([]byte, error) {
 		a, ok := archives[path+"@"+version]
 		if !ok {
 			return nil, fs.ErrNotExist // the database answers 404
 		}
-		files := map[string][]byte{}
-		var names []string
-		var gomod, dotmod []byte
-		for _, f := range a.Files {
-			switch {
-			case f.Name == ".mod":
-				dotmod = f.Data
-			case strings.HasPrefix(f.Name, "."):
-			default:
-				if f.Name == "go.mod" {
-					gomod = f.Data
-				}
-				name := path + "@" + version + "/" + f.Name // the zip's entry name
-				names = append(names, name)
-				files[name] = f.Data
-			}
-		}
-		if dotmod != nil {
-			gomod = dotmod
-		}
-		// Hash1 over the zip's entry names is what HashZip computes from the zip.
-		zipHash, err := dirhash.Hash1(names, func(name string) (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(files[name])), nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		modHash, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(gomod)), nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		return fmt.Appendf(nil, "%s %s %s\n%s %s/go.mod %s\n", path, version, zipHash, path, version, modHash), nil
+		return checksumtest.ArchiveSums(path, version, a)
 	}
 }
 
