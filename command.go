@@ -220,6 +220,10 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		sums = proj.Sums
 	}
 	opts := prefetch.Options{
+		// The go command unpacks what it downloads; doing it here, while
+		// other downloads are in flight, overlaps that work with the waits.
+		Extract:    true,
+		ModCacheRW: env.ModCacheRW(args),
 		Jobs:       c.cfg.jobs,
 		Private:    env.Private,
 		NoSumCheck: env.NoSumCheck,

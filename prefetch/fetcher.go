@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 
 	"golang.org/x/mod/module"
@@ -32,6 +33,12 @@ type Options struct {
 	// Progress, if set, is called for every file as it is planned and as it
 	// is settled. It may be called from several goroutines at once.
 	Progress func(Event)
+	// Extract unpacks the zips the walk fetches into the module cache while
+	// other downloads are still in flight, as the go command would unpack
+	// them after (it finds them ready). ModCacheRW leaves the trees
+	// writable, as the go command's -modcacherw does.
+	Extract    bool
+	ModCacheRW bool
 }
 
 // Event reports what happened to one file.
@@ -71,6 +78,7 @@ type Fetcher struct {
 	sums  Sums
 	opts  Options
 	sem   chan struct{}  // bounds the files fetched at once
+	cpu   chan struct{}  // bounds the zips extracted at once
 	wg    sync.WaitGroup // fetches in flight
 
 	mu    sync.Mutex
@@ -105,6 +113,7 @@ func NewFetcher(ctx context.Context, cache *modcache.Cache, src Source, sums Sum
 		ctx:   ctx,
 		cache: cache, src: src, sums: sums, opts: opts,
 		sem:   make(chan struct{}, opts.Jobs),
+		cpu:   make(chan struct{}, runtime.GOMAXPROCS(0)),
 		files: map[fileKey]*call{},
 	}
 }
@@ -174,6 +183,22 @@ func (f *Fetcher) run(c *call, mod module.Version, kind modcache.Kind) {
 		ev.Bytes = f.size(mod, kind)
 	}
 	f.report(ev)
+}
+
+// extract unpacks mod's zip, if the Fetcher extracts, with no more at once
+// than there are CPUs. A failure is left for the go command, which
+// extracts the zip itself and says what is wrong.
+func (f *Fetcher) extract(ctx context.Context, mod module.Version) {
+	if !f.opts.Extract {
+		return
+	}
+	select {
+	case f.cpu <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-f.cpu }()
+	f.cache.Extract(ctx, mod, f.opts.ModCacheRW)
 }
 
 // Wait waits for every fetch in flight to finish, including those whose

@@ -233,9 +233,15 @@ func (w *walk) zip(m module.Version) {
 	if dup {
 		return
 	}
-	for _, kind := range []modcache.Kind{modcache.Info, modcache.Mod, modcache.Zip} {
-		w.file(actual, kind)
-	}
+	w.file(actual, modcache.Info)
+	w.file(actual, modcache.Mod)
+	w.wg.Go(func() {
+		state, err := w.f.Ensure(w.ctx, actual, modcache.Zip)
+		w.record(state, err)
+		if state == Fetched || state == Cached {
+			w.f.extract(w.ctx, actual)
+		}
+	})
 }
 
 // file fetches one file in the background.
@@ -246,6 +252,12 @@ func (w *walk) file(m module.Version, kind modcache.Kind) {
 // ensure fetches one file and records its failure.
 func (w *walk) ensure(m module.Version, kind modcache.Kind) error {
 	state, err := w.f.Ensure(w.ctx, m, kind)
+	w.record(state, err)
+	return err
+}
+
+// record keeps a failure for Run's error.
+func (w *walk) record(state State, err error) {
 	if state == Failed {
 		w.mu.Lock()
 		if !slices.ContainsFunc(w.errs, func(e error) bool { return e == err }) {
@@ -253,5 +265,4 @@ func (w *walk) ensure(m module.Version, kind modcache.Kind) error {
 		}
 		w.mu.Unlock()
 	}
-	return err
 }

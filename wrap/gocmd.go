@@ -148,6 +148,17 @@ func (e Env) NoSumCheck(path string) bool {
 	return e.GOSUMDB == "off" || module.MatchPrefixPatterns(cmp.Or(e.GONOSUMDB, e.GOPRIVATE), path)
 }
 
+// ModCacheRW reports whether the go command leaves extracted modules
+// writable: -modcacherw in GOFLAGS or in its arguments.
+func (e Env) ModCacheRW(args []string) bool {
+	for _, f := range append(strings.Fields(e.GOFLAGS), args...) {
+		if f == "-modcacherw" || f == "--modcacherw" || f == "-modcacherw=true" {
+			return true
+		}
+	}
+	return false
+}
+
 // ModFile returns the -modfile setting in GOFLAGS, if any.
 func (e Env) ModFile() string {
 	for _, f := range strings.Fields(e.GOFLAGS) {

@@ -89,6 +89,12 @@ func TestEnvPrivate(t *testing.T) {
 	if got := (Env{GOFLAGS: "-mod=mod -modfile=alt.mod"}).ModFile(); got != "alt.mod" {
 		t.Errorf("ModFile = %q", got)
 	}
+	if !(Env{GOFLAGS: "-modcacherw"}).ModCacheRW(nil) || !(Env{}).ModCacheRW([]string{"build", "-modcacherw", "."}) {
+		t.Error("ModCacheRW missed -modcacherw")
+	}
+	if (Env{GOFLAGS: "-mod=mod"}).ModCacheRW([]string{"build"}) {
+		t.Error("ModCacheRW without -modcacherw")
+	}
 }
 
 // TestShellInit runs the generated functions in a real shell, with stand-ins
