@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,16 @@ func TestScript(t *testing.T) {
 			e.Setenv("GOMODX_RETRY_WAIT", "1ms")
 			e.Setenv("HOME", filepath.Join(e.WorkDir, "home"))
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "tmpfs":
+				// A mount namespace of our own where a tmpfs can be mounted,
+				// to fill a disk without touching the machine's.
+				err := exec.Command("unshare", "-rm", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /tmp").Run()
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// proxylog prints the requests the fault proxy served since the

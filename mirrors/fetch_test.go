@@ -173,12 +173,21 @@ func (k *keeper) store(body io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if string(b) == "corrupt" {
-		return errors.New("checksum mismatch")
+	switch string(b) {
+	case "corrupt":
+		return mismatch{}
+	case "disk full":
+		return errors.New("write: no space left on device")
 	}
 	k.got = string(b)
 	return nil
 }
+
+// mismatch is how a store says the bytes are wrong (a Rejection).
+type mismatch struct{}
+
+func (mismatch) Error() string  { return "checksum mismatch" }
+func (mismatch) Rejected() bool { return true }
 
 // TestFetchWalk has a case per rule of cmd/go's walk of GOPROXY
 // (testdata/script/mod_proxy_list.txt): the first mirror fails in some way,
@@ -202,6 +211,7 @@ func TestFetchWalk(t *testing.T) {
 		{name: "404 falls through pipe", first: status(404), sep: "|", wantReached: true, wantFirstHits: 1},
 		{name: "store rejection stops at comma", first: content("corrupt"), sep: ",", wantFirstHits: 1, wantErr: ": checksum mismatch"},
 		{name: "store rejection falls through pipe", first: content("corrupt"), sep: "|", wantReached: true, wantFirstHits: 1},
+		{name: "a full disk stops at pipe", first: content("disk full"), sep: "|", wantFirstHits: 1, wantErr: "no space left on device"},
 		{name: "connection refused stops at comma", refused: true, sep: ",", wantErr: "connection refused"},
 		{name: "connection refused falls through pipe", refused: true, sep: "|", wantReached: true},
 	}

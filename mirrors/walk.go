@@ -31,6 +31,23 @@ type fetch struct {
 	tries     map[*mirror]*atomic.Int32 // requests made to each mirror, retries included
 	bodyFails map[*mirror]int           // bodies that broke, per mirror
 	pending   *Event                    // a FailedOver or Lied waiting for the next mirror
+	local     error                     // store could not keep a good body (a full disk): stop
+}
+
+// A Rejection is an error of store's that blames the bytes a mirror served
+// (they do not match go.sum, or are not what was asked for), as opposed to
+// a failure to keep them, such as a full disk. Only a rejection makes the
+// mirror a liar and sends the request to another mirror; any other error
+// of store's ends the walk, since no mirror can help with it.
+type Rejection interface {
+	error
+	Rejected() bool
+}
+
+// rejected reports whether store's err blames the mirror's bytes.
+func rejected(err error) bool {
+	var r Rejection
+	return errors.As(err, &r) && r.Rejected()
 }
 
 // walk gets rel from the groups in order, recording each failure in fail:
@@ -56,7 +73,7 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 		switch {
 		case ok:
 			return nil
-		case ctx.Err() != nil, retry.CheckLimit(ctx) != nil:
+		case f.local != nil, ctx.Err() != nil, retry.CheckLimit(ctx) != nil:
 			return fail
 		case !notFound && !g.fallBackOnError:
 			return fail
@@ -87,6 +104,9 @@ func (f *fetch) group(ctx context.Context, g *group) (ok, notFound bool) {
 			continue
 		}
 		done, again := f.deliver(ctx, win, asked)
+		if f.local != nil {
+			return false, false
+		}
 		if done {
 			return true, false
 		}
@@ -366,9 +386,16 @@ func (f *fetch) deliver(ctx context.Context, win *legResult, asked map[*mirror]e
 		f.record(m, ctx.Err(), asked)
 		return false, nil
 	}
+	if body.err == nil && !rejected(err) {
+		// The bytes came whole but could not be kept: not the mirror's
+		// doing, and no other mirror can help.
+		f.local = err
+		f.record(m, err, asked)
+		return false, nil
+	}
 	if body.err == nil {
 		// store rejected the bytes: a mirror serving a mismatch, or a
-		// body that is no zip. Whatever the reason, the mirror lied.
+		// body that is no zip. The mirror lied.
 		f.l.lied(m, err)
 		f.record(m, err, asked)
 		f.pending.Kind = Lied

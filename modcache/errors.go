@@ -35,6 +35,14 @@ func (e *InvalidError) Error() string {
 
 func (e *InvalidError) Unwrap() error { return e.Err }
 
+// Rejected says that the error blames the bytes served, not the cache that
+// could not keep them (mirrors.Rejection): the mirror that served them is
+// not to be trusted, and another may have the right ones.
+func (e *InvalidError) Rejected() bool { return true }
+
+// Rejected: see InvalidError.Rejected.
+func (e *HashMismatchError) Rejected() bool { return true }
+
 // wrapErr adds "mod: op: " to err. The body errors above leave the module
 // out because the Download that returns them names it already.
 func wrapErr(mod module.Version, op string, err error) error {
