@@ -63,25 +63,19 @@ func mirrorsCommand(cfg *config, stdout, stderr io.Writer) *cli.Command {
 			&cli.BoolFlag{Name: "v", Usage: "log every request to stderr", EnvVars: []string{"GOMODX_VERBOSE"}, Destination: &cfg.verbose},
 		),
 		Action: func(c *cli.Context) error {
-			return newCommand(*cfg, stdout, stderr).mirrors(c.Context, mc, timeout, asJSON)
+			return newCommand(*cfg, stdout, stderr).mirrors(c.Context, timeout, asJSON)
 		},
 	}
 }
 
 // mirrors probes and prints.
-func (c *command) mirrors(ctx context.Context, mc *mirrorConfig, timeout time.Duration, asJSON bool) error {
+func (c *command) mirrors(ctx context.Context, timeout time.Duration, asJSON bool) error {
 	_, env, err := c.goEnv(ctx, "")
 	if err != nil {
 		return err
 	}
-	opts := mirrors.Options{
-		UserAgent:    "gomodx/" + buildVersion(),
-		Logger:       c.log,
-		GOAUTH:       env.GOAUTH,
-		ProbeTimeout: timeout,
-	}
-	mc.apply(&opts)
-	l, err := mirrors.New(env.GOPROXY, opts)
+	c.cfg.probeTimeout = timeout
+	l, err := c.mirrorList(env, nil)
 	if err != nil {
 		return err
 	}

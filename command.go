@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,7 +29,9 @@ type config struct {
 	jsonFile string // gomodx's events to this file
 	retry    retry.Policy
 	mirrors  mirrorConfig
-	goFlags  goFlags
+	// probeTimeout bounds the probes of 'gomodx mirrors' (0: the default).
+	probeTimeout time.Duration
+	goFlags      goFlags
 }
 
 func (cfg *config) flags() []cli.Flag {
@@ -167,7 +170,8 @@ func (c *command) goCommand(ctx context.Context, args []string) (int, error) {
 // runGo runs the go command with args after fetching what plan says it
 // will need, with GOPROXY pointing at gomodx's loopback proxy so that
 // whatever else it asks for goes through the same mirrors, retries and
-// verification. The exit status is go's.
+// verification; if go then fails on a corrupt cache entry, it repairs the
+// entry and runs go once more. The exit status is go's.
 func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.Project, wrap.Env) prefetch.Targets) (int, error) {
 	g, env, err := c.goEnv(ctx, c.cfg.goFlags.C)
 	if err != nil {
@@ -182,42 +186,72 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		return 1, err
 	}
 	defer done()
+	s, err := c.session(ctx, env, args, rep)
+	if err != nil {
+		return 1, err
+	}
+	defer s.close()
+	if err := prefetch.Run(ctx, s.fetch, s.proj, plan(s.proj, env)); err != nil {
+		return 1, err
+	}
+
+	ep, err := wrap.Serve(s.fetch, s.mirrors, c.log)
+	if err != nil {
+		return 1, err
+	}
+	defer ep.Close()
+	g.Env = append(os.Environ(), "GOPROXY="+env.ProxyFor(ep.URL))
+	rep.Finish() // the bar goes before the go command's own output starts
+	// -C is already in args: go changes directory itself.
+	tail := wrap.NewTail(64 << 10)
+	code, err := g.Run(ctx, "", c.stdout, io.MultiWriter(c.stderr, tail), args...)
+	if err != nil || code == 0 || ctx.Err() != nil {
+		return code, err
+	}
+	healer := &wrap.Healer{Fetch: s.fetch, Sums: s.sums, SumdbDir: filepath.Join(firstPath(env.GOPATH), "pkg", "sumdb")}
+	if !c.heal(ctx, rep, healer, wrap.Diagnose(tail.String(), env.GOMODCACHE, c.goDir())) {
+		return code, nil
+	}
+	fmt.Fprintf(c.stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
+	return g.Run(ctx, "", c.stdout, c.stderr, args...)
+}
+
+// session is what one command fetches with: the project, the mirrors and
+// the Fetcher that verifies and caches.
+type session struct {
+	proj    *prefetch.Project // nil outside a module
+	sums    prefetch.Sums
+	mirrors *mirrors.List
+	fetch   *prefetch.Fetcher
+}
+
+// close waits for fetches in flight (so their temp files are gone) and
+// stops the mirrors' background probes.
+func (s *session) close() {
+	s.fetch.Wait()
+	s.mirrors.Close()
+}
+
+// session sets up fetching for the go command about to run with args.
+func (c *command) session(ctx context.Context, env wrap.Env, args []string, rep *wrap.Reporter) (*session, error) {
 	cache, err := modcache.Open(env.GOMODCACHE)
 	if err != nil {
-		return 1, err
+		return nil, err
 	}
-	policy := c.cfg.retry
-	policy.WaitMax = 20 * policy.WaitMin
-	mopts := mirrors.Options{
-		Policy:    policy,
-		UserAgent: "gomodx/" + buildVersion(),
-		Logger:    c.log,
-		GOAUTH:    env.GOAUTH,
-		OnEvent:   rep.Mirror,
-	}
-	c.cfg.mirrors.apply(&mopts)
-	src, err := mirrors.New(env.GOPROXY, mopts)
+	src, err := c.mirrorList(env, rep.Mirror)
 	if err != nil {
-		return 1, err
+		return nil, err
 	}
-	defer src.Close()
-	modFile := c.cfg.goFlags.modfile
-	if modFile == "" {
-		modFile = env.ModFile()
-	}
-	if modFile != "" && !filepath.IsAbs(modFile) {
-		modFile = filepath.Join(c.cfg.goFlags.C, modFile)
-	}
-	proj, err := prefetch.Load(env.GOMOD, env.GOWORK, modFile)
+	s := &session{mirrors: src}
+	s.proj, err = prefetch.Load(env.GOMOD, env.GOWORK, c.modFile(env))
 	if err != nil {
 		// The go command reports a broken go.mod or go.sum better than we
 		// could, and with its own exit status: leave that to it.
 		c.log.Info("not prefetching", "err", err)
-		proj = nil
+		s.proj = nil
 	}
-	var sums prefetch.Sums
-	if proj != nil {
-		sums = proj.Sums
+	if s.proj != nil {
+		s.sums = s.proj.Sums
 	}
 	opts := prefetch.Options{
 		// The go command unpacks what it downloads; doing it here, while
@@ -239,41 +273,49 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		},
 	})
 	if err != nil {
-		return 1, err
+		src.Close()
+		return nil, err
 	}
 	if db != nil {
 		opts.Checksums = db.Lookup
 	}
-	f := prefetch.NewFetcher(ctx, cache, src, sums, opts)
-	defer f.Wait()
+	s.fetch = prefetch.NewFetcher(ctx, cache, src, s.sums, opts)
+	return s, nil
+}
 
-	if err := prefetch.Run(ctx, f, proj, plan(proj, env)); err != nil {
-		return 1, err
+// mirrorList is the GOPROXY mirrors with gomodx's flags applied.
+func (c *command) mirrorList(env wrap.Env, onEvent func(mirrors.Event)) (*mirrors.List, error) {
+	policy := c.cfg.retry
+	policy.WaitMax = 20 * policy.WaitMin
+	opts := mirrors.Options{
+		Policy:       policy,
+		UserAgent:    "gomodx/" + buildVersion(),
+		Logger:       c.log,
+		GOAUTH:       env.GOAUTH,
+		OnEvent:      onEvent,
+		ProbeTimeout: c.cfg.probeTimeout,
 	}
+	c.cfg.mirrors.apply(&opts)
+	return mirrors.New(env.GOPROXY, opts)
+}
 
-	ep, err := wrap.Serve(f, src, c.log)
-	if err != nil {
-		return 1, err
+// modFile is the go.mod the go command will read: -modfile (relative to
+// -C), else GOFLAGS' -modfile, else "" for GOMOD.
+func (c *command) modFile(env wrap.Env) string {
+	f := c.cfg.goFlags.modfile
+	if f == "" {
+		f = env.ModFile()
 	}
-	defer ep.Close()
-	g.Env = append(os.Environ(), "GOPROXY="+env.ProxyFor(ep.URL))
-	rep.Finish() // the bar goes before the go command's own output starts
-	// -C is already in args: go changes directory itself.
-	tail := wrap.NewTail(64 << 10)
-	code, err := g.Run(ctx, "", c.stdout, io.MultiWriter(c.stderr, tail), args...)
-	if err != nil || code == 0 || ctx.Err() != nil {
-		return code, err
+	if f != "" && !filepath.IsAbs(f) {
+		f = filepath.Join(c.cfg.goFlags.C, f)
 	}
-	healer := &wrap.Healer{Fetch: f, Sums: sums, SumdbDir: filepath.Join(firstPath(env.GOPATH), "pkg", "sumdb")}
+	return f
+}
+
+// goDir is where the go command runs: here, or -C.
+func (c *command) goDir() string {
 	dir, _ := os.Getwd()
-	if c.cfg.goFlags.C != "" {
-		dir = filepath.Join(dir, c.cfg.goFlags.C)
-	}
-	if !c.heal(ctx, rep, healer, wrap.Diagnose(tail.String(), env.GOMODCACHE, dir)) {
-		return code, nil
-	}
-	fmt.Fprintf(c.stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
-	return g.Run(ctx, "", c.stdout, c.stderr, args...)
+	return filepath.Join(dir, c.cfg.goFlags.C)
 }
 
 // heal repairs what a failed go command blamed on the cache, and says so.
