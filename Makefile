@@ -34,5 +34,17 @@ bench:
 bench-quick:
 	$(GO) run ./bench -scale 0.05 -rounds 1 -rtt 0,50 -warm-rounds 3
 
+# go vs gomodx on loopback mirrors that fail: 502s, 429s, resets, hangs,
+# stalls, a slow, a dead and a lying mirror; 20% size, RTT 50 ms (~10 minutes;
+# add GOMAXPROCS=16 go with: go run ./bench -faults -tools go,gomodx,go16).
+.PHONY: bench-faults bench-real
+bench-faults:
+	$(GO) run ./bench -faults
+
+# Opt-in, needs the internet: the same comparison once on a small real
+# project against proxy.golang.org (a few minutes). Never part of make test.
+bench-real:
+	$(GO) run ./bench -real
+
 clean:
 	rm -rf bin

@@ -144,16 +144,18 @@ func (c *command) download(ctx context.Context, args []string) (int, error) {
 	})
 }
 
-// tidy is 'go mod tidy'. It reads every file go.sum names, and loads the
-// packages of every module in the (pruned) build list, so their zips are
-// fetched too: a go.mod that is not tidy yet lacks the indirect ones.
+// tidy is 'go mod tidy'. It reads every file go.sum names (the last tidy
+// needed them) and the packages of every module go.mod requires; what a new
+// import needs beyond that, go asks the loopback proxy for.
 func (c *command) tidy(ctx context.Context, args []string) (int, error) {
 	goArgs := append(append([]string{"mod", "tidy"}, c.cfg.goFlags.args()...), args...)
 	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ wrap.Env) prefetch.Targets {
 		if p == nil {
 			return prefetch.Targets{NoGraph: true}
 		}
-		return prefetch.Targets{All: true, GoSum: true}
+		t := prefetch.DefaultTargets(p)
+		t.GoSum = true
+		return t
 	})
 }
 

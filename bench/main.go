@@ -20,6 +20,17 @@
 //	go run ./bench -tools go,go16                   # without gomodx
 //	go run ./bench -gomodx go                       # the harness itself, go in gomodx's column
 //
+// Two other modes compare the same tools in other conditions:
+//
+//	go run ./bench -faults        # on loopback mirrors that fail (make bench-faults)
+//	go run ./bench -real          # on a real project against proxy.golang.org (make bench-real)
+//
+// -faults runs every scenario of faults.go (502s, 429s, resets, hangs,
+// stalls, a slow, a dead and a lying mirror) on a smaller graph at one RTT,
+// and reports for each tool whether it finishes with a complete module
+// cache, and how long it takes; -scenarios picks some. -real is the only
+// mode that leaves the machine, so it is never part of make test.
+//
 // The report is Markdown on stdout; progress goes to stderr.
 package main
 
@@ -31,6 +42,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +66,12 @@ type config struct {
 	timeout    time.Duration
 	handshake  float64
 	bandwidth  float64 // MB/s, 0 for none
+
+	faults    bool          // the fault comparison instead (faults.go)
+	scenarios []string      // of -faults; none means all
+	retryWait time.Duration // GOMODX_RETRY_WAIT for -faults, 0 for gomodx's default
+	real      bool          // the real proxy check instead (real.go)
+	realProxy string        // GOPROXY of -real
 }
 
 func main() {
@@ -67,7 +85,14 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, cfg, os.Stdout, os.Stderr)
+	switch {
+	case cfg.faults:
+		err = runFaults(ctx, cfg, os.Stdout, os.Stderr)
+	case cfg.real:
+		err = runReal(ctx, cfg, os.Stdout, os.Stderr)
+	default:
+		err = run(ctx, cfg, os.Stdout, os.Stderr)
+	}
 	stop()
 	if err != nil {
 		log.Print(err)
@@ -95,11 +120,38 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit for each command run")
 	fs.Float64Var(&cfg.handshake, "handshake", 2, "RTTs a new connection costs before its first request (2: TCP + TLS 1.3)")
 	fs.Float64Var(&cfg.bandwidth, "bandwidth", 0, "bandwidth shared by all responses, in MB/s (0: unlimited)")
+	fs.BoolVar(&cfg.faults, "faults", false, "compare the tools on faulty mirrors instead; its defaults: -scale 0.2 -rtt 50 -rounds 1 -timeout 120s -tools go,gomodx -commands download")
+	scenarios := fs.String("scenarios", "", "with -faults, the scenarios to run, comma-separated (default: all)")
+	fs.DurationVar(&cfg.retryWait, "retry-wait", 100*time.Millisecond, "with -faults, GOMODX_RETRY_WAIT for gomodx (0: gomodx's default)")
+	fs.BoolVar(&cfg.real, "real", false, "compare the tools once on a real project against a real module proxy (needs the internet); its defaults: -rounds 2 -timeout 5m -tools go,gomodx")
+	fs.StringVar(&cfg.realProxy, "real-proxy", "https://proxy.golang.org", "with -real, the GOPROXY to use; GOSUMDB=sum.golang.org is checked through it")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	defaults := map[string]string{}
+	switch {
+	case cfg.faults && cfg.real:
+		return cfg, fmt.Errorf("-faults and -real cannot be used together")
+	case cfg.faults:
+		defaults = map[string]string{"scale": "0.2", "rtt": "50", "rounds": "1", "timeout": "120s", "tools": "go,gomodx", "commands": "download"}
+	case cfg.real:
+		defaults = map[string]string{"rounds": "2", "timeout": "5m", "tools": "go,gomodx"}
+	}
+	for name, value := range defaults {
+		if !set[name] {
+			if err := fs.Set(name, value); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	cfg.scenarios = split(*scenarios)
+	if err := checkScenarios(cfg.scenarios); err != nil {
+		return cfg, err
 	}
 	var err error
 	if cfg.rtts, err = parseRTTs(*rtts); err != nil {
@@ -107,6 +159,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	cfg.tools = split(*tools)
 	cfg.commands = split(*commands)
+	if (cfg.faults || cfg.real) && slices.Contains(cfg.tools, "limit") {
+		return cfg, fmt.Errorf("-tools: limit has no meaning with -faults or -real")
+	}
+	if cfg.faults && len(cfg.rtts) != 1 {
+		return cfg, fmt.Errorf("-faults runs at one RTT, not %d", len(cfg.rtts))
+	}
 	for _, c := range cfg.commands {
 		if c != "download" && c != "tidy" {
 			return cfg, fmt.Errorf("-commands: unknown command %q (want download, tidy)", c)

@@ -43,6 +43,7 @@ type mirror struct {
 
 	requests, conns, bytes, faulted atomic.Int64
 	inflight, peak                  atomic.Int64
+	active                          atomic.Int64 // UnixNano of the last request begun or answered
 }
 
 // mirrorStats is what a mirror counted between two resets.
@@ -101,6 +102,12 @@ func (m *mirror) reset() mirrorStats {
 	}
 }
 
+// idle returns how long ago the mirror last began or finished answering
+// a request.
+func (m *mirror) idle() time.Duration {
+	return time.Since(time.Unix(0, m.active.Load()))
+}
+
 // attempt returns how many requests for path came before this one since
 // the last reset.
 func (m *mirror) attempt(path string) int {
@@ -129,8 +136,12 @@ func (m *mirror) close(ctx context.Context) error {
 // way whether the answer is spoiled.
 func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.requests.Add(1)
+	m.active.Store(time.Now().UnixNano())
 	n := m.inflight.Add(1)
-	defer m.inflight.Add(-1)
+	defer func() {
+		m.inflight.Add(-1)
+		m.active.Store(time.Now().UnixNano())
+	}()
 	for p := m.peak.Load(); n > p && !m.peak.CompareAndSwap(p, n); p = m.peak.Load() {
 	}
 

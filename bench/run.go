@@ -77,6 +77,23 @@ func (r *runner) setRTT(d time.Duration) {
 	}
 }
 
+// idle returns how long the mirrors have been idle, at most since start.
+func (r *runner) idle(start time.Time) time.Duration {
+	d := time.Since(start)
+	for _, m := range r.mirrors {
+		d = min(d, m.idle())
+	}
+	return d
+}
+
+// cancelAndThen returns a Cmd.Cancel function that calls f, then cancel.
+func cancelAndThen(cancel func() error, f func()) func() error {
+	return func() error {
+		f()
+		return cancel()
+	}
+}
+
 // resetMirrors returns the mirrors' counts since the last reset, summed.
 func (r *runner) resetMirrors() mirrorStats {
 	var s mirrorStats
@@ -93,8 +110,10 @@ type result struct {
 	stats  mirrorStats
 	err    error
 	stderr string // the tail, for failures
-	// timedOut is set when the command was killed at the time limit.
+	// timedOut is set when the command was killed at the time limit;
+	// idle is then how long the mirrors had seen no activity.
 	timedOut bool
+	idle     time.Duration
 	// incomplete, with cacheSetup.check, says why the module cache that
 	// a successful command left fails the check.
 	incomplete error
@@ -140,17 +159,18 @@ func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (re
 	gopath := filepath.Join(dir, "gopath")
 	res = r.exec(ctx, t, cmd, app, mc, gopath, dir)
 	if cs.check && res.err == nil {
-		res.incomplete = r.check(ctx, app, mc, gopath)
+		res.incomplete = r.check(ctx, cmd, app, mc, gopath)
 	}
 	return res, modcache
 }
 
-// check checks, offline, that the module cache holds what app needs and
-// that it is intact: go mod verify checks every module it holds against
-// go.sum (after loading the module graph, so every go.mod must be there),
-// and go mod download finds every module it would fetch already there.
-func (r *runner) check(ctx context.Context, app, modcache, gopath string) error {
-	for _, args := range [][]string{{"mod", "verify"}, {"mod", "download"}} {
+// check checks, offline, that the module cache holds what cmd needs and
+// that it is intact: go mod verify checks every module the cache holds
+// against go.sum (after loading the module graph, so every go.mod must be
+// there; a module missing altogether passes), and the go command's cmd,
+// run again, finds everything it needs already there.
+func (r *runner) check(ctx context.Context, cmd, app, modcache, gopath string) error {
+	for _, args := range [][]string{{"mod", "verify"}, {"mod", cmd}} {
 		ctx, cancel := context.WithTimeout(ctx, r.timeout)
 		c := exec.CommandContext(ctx, r.goBin, args...)
 		c.Dir = app
@@ -191,8 +211,10 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, d
 
 	r.resetMirrors()
 	start := time.Now()
+	var idle time.Duration
+	c.Cancel = cancelAndThen(c.Cancel, func() { idle = r.idle(start) })
 	err := c.Run()
-	res := result{wall: time.Since(start), stats: r.resetMirrors(), stderr: out.String()}
+	res := result{wall: time.Since(start), stats: r.resetMirrors(), stderr: out.String(), idle: idle}
 	if c.ProcessState != nil {
 		res.maxRSS = maxRSS(c.ProcessState)
 	}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFaultsDraw checks that the faults hit the same requests every time,
+// about as many as asked, and that a retry is drawn anew.
+func TestFaultsDraw(t *testing.T) {
+	f := &faults{seed: 1, status: 502, statusRate: 0.05}
+	g := &faults{seed: 1, status: 502, statusRate: 0.05}
+	hits, again := 0, 0
+	const n = 4000
+	for i := range n {
+		p := fmt.Sprintf("/example.com/m%03d/@v/v1.0.0.mod", i)
+		got := f.pick(p, 0)
+		if got != g.pick(p, 0) {
+			t.Fatalf("%s: two draws differ", p)
+		}
+		if got == faultStatus {
+			hits++
+			if f.pick(p, 1) == faultStatus {
+				again++
+			}
+		}
+	}
+	if hits < n*3/100 || hits > n*7/100 {
+		t.Errorf("%d of %d requests hit, want about 5%%", hits, n)
+	}
+	if again > hits/4 {
+		t.Errorf("%d of %d retries hit again, want about 5%%", again, hits)
+	}
+}
+
+// TestMirrorFaults checks each kind of fault as a client sees it.
+func TestMirrorFaults(t *testing.T) {
+	root := t.TempDir()
+	zipData := []byte(strings.Repeat("z", 64<<10))
+	if err := os.MkdirAll(filepath.Join(root, "m", "@v"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"v1.0.0.zip": zipData, "v1.0.0.mod": []byte("module m\n")} {
+		if err := os.WriteFile(filepath.Join(root, "m", "@v", name), data, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const zipPath, modPath = "/m/@v/v1.0.0.zip", "/m/@v/v1.0.0.mod"
+
+	tests := []struct {
+		name   string
+		faults *faults
+		path   string
+		// check looks at the first and the second request for path.
+		check func(t *testing.T, first, second outcome)
+	}{
+		{
+			name:   "502 on each zip's first request",
+			faults: &faults{status: 502, statusZip1: true},
+			path:   zipPath,
+			check: func(t *testing.T, first, second outcome) {
+				if first.status != 502 || second.status != 200 || len(second.body) != len(zipData) {
+					t.Errorf("got %v then %v, want 502 then the zip", first, second)
+				}
+			},
+		},
+		{
+			name:   "not on a .mod",
+			faults: &faults{status: 502, statusZip1: true},
+			path:   modPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 200 {
+					t.Errorf("got %v, want 200", first)
+				}
+			},
+		},
+		{
+			name:   "429 with Retry-After",
+			faults: &faults{status: 429, statusRate: 1, retryAfter: "1"},
+			path:   modPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 429 || first.retryAfter != "1" {
+					t.Errorf("got %v, want 429 with Retry-After: 1", first)
+				}
+			},
+		},
+		{
+			name:   "reset",
+			faults: &faults{reset: 1},
+			path:   zipPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 200 || len(first.body) != len(zipData)/2 || !errors.Is(first.err, io.ErrUnexpectedEOF) {
+					t.Errorf("got %v, want half the zip, then unexpected EOF", first)
+				}
+			},
+		},
+		{
+			name:   "stall",
+			faults: &faults{stall: 1},
+			path:   zipPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 200 || len(first.body) != len(zipData)/2 || !errors.Is(first.err, context.DeadlineExceeded) {
+					t.Errorf("got %v, want half the zip, then a timeout", first)
+				}
+			},
+		},
+		{
+			name:   "hang",
+			faults: &faults{hang: 1},
+			path:   modPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 0 || !errors.Is(first.err, context.DeadlineExceeded) {
+					t.Errorf("got %v, want no response before the timeout", first)
+				}
+			},
+		},
+		{
+			name:   "tampered",
+			faults: &faults{tamper: map[string][]byte{zipPath: []byte("other bytes")}},
+			path:   zipPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 200 || string(first.body) != "other bytes" {
+					t.Errorf("got %v, want the altered bytes", first)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := startMirror(root, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.close(t.Context())
+			m.faults = tt.faults
+			first := get(t, m.url+tt.path)
+			second := get(t, m.url+tt.path)
+			tt.check(t, first, second)
+			if s := m.reset(); s.requests != 2 {
+				t.Errorf("mirror counted %d requests, want 2", s.requests)
+			}
+			// After a reset, the same faults again.
+			if again := get(t, m.url+tt.path); again.String() != first.String() {
+				t.Errorf("after reset: got %v, want %v as the first time", again, first)
+			}
+		})
+	}
+}
+
+// outcome is what a client got for one request.
+type outcome struct {
+	status     int // 0: no response
+	retryAfter string
+	body       []byte
+	err        error
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("status %d, Retry-After %q, %d bytes, error %v", o.status, o.retryAfter, len(o.body), o.err)
+}
+
+// get fetches url, waiting at most 300ms for all of it.
+func get(t *testing.T, url string) outcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return outcome{err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return outcome{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: body, err: err}
+}
