@@ -54,17 +54,11 @@ type cell struct {
 // then writes the report to stdout; progress goes to stderr.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error) {
 	logger := log.New(stderr, "bench: ", 0)
-	tmp, err := os.MkdirTemp("", "gomodx-bench-")
+	tmp, cleanup, err := scratch(cfg, logger, "gomodx-bench-")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cfg.keep {
-			logger.Printf("kept %s", tmp)
-		} else {
-			removeAll(tmp)
-		}
-	}()
+	defer cleanup()
 
 	goBin, goVersion, err := findGo(ctx, cfg.goBin)
 	if err != nil {
@@ -344,4 +338,20 @@ func mb(n int64) float64 { return float64(n) / 1e6 }
 // cpus describes the machine for the report.
 func cpus() string {
 	return fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+}
+
+// scratch makes the run's temporary directory; cleanup removes it, unless
+// -keep asked to keep it for a look.
+func scratch(cfg config, logger *log.Logger, prefix string) (dir string, cleanup func(), err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() {
+		if cfg.keep {
+			logger.Printf("kept %s", dir)
+		} else {
+			removeAll(dir)
+		}
+	}, nil
 }

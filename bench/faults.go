@@ -8,7 +8,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -107,17 +106,11 @@ type faultCell struct {
 // the report to stdout.
 func runFaults(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logger := log.New(stderr, "bench: ", 0)
-	tmp, err := os.MkdirTemp("", "gomodx-bench-")
+	tmp, cleanup, err := scratch(cfg, logger, "gomodx-bench-")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cfg.keep {
-			logger.Printf("kept %s", tmp)
-		} else {
-			removeAll(tmp)
-		}
-	}()
+	defer cleanup()
 	goBin, goVersion, err := findGo(ctx, cfg.goBin)
 	if err != nil {
 		return err
@@ -382,6 +375,26 @@ func reason(out string) string {
 }
 
 // report writes the fault table, the scenarios and the mirrors' counts.
+// header writes a table's header: scenario, command (with several), and a
+// column per tool, aligned by align.
+func (b *faultBench) header(w io.Writer, multi bool, align string) {
+	fmt.Fprintf(w, "| scenario |")
+	if multi {
+		fmt.Fprintf(w, " command |")
+	}
+	for _, t := range b.tools {
+		fmt.Fprintf(w, " %s |", t.label)
+	}
+	fmt.Fprintf(w, "\n|---|")
+	if multi {
+		fmt.Fprintf(w, "---|")
+	}
+	for range b.tools {
+		fmt.Fprint(w, align)
+	}
+	fmt.Fprintln(w)
+}
+
 func (b *faultBench) report(w io.Writer, g *graph, lay *layout, goVersion string, all []scenario) {
 	fmt.Fprintf(w, "## gomodx vs go on faulty mirrors\n\n")
 	fmt.Fprintf(w, "- graph: %d module versions, %d zips to download (%.1f MB), seed %d; GOSUMDB=off, go.sum complete\n",
@@ -402,21 +415,7 @@ func (b *faultBench) report(w io.Writer, g *graph, lay *layout, goVersion string
 	fmt.Fprintln(w)
 
 	multi := len(b.cfg.commands) > 1
-	fmt.Fprintf(w, "| scenario |")
-	if multi {
-		fmt.Fprintf(w, " command |")
-	}
-	for _, t := range b.tools {
-		fmt.Fprintf(w, " %s |", t.label)
-	}
-	fmt.Fprintf(w, "\n|---|")
-	if multi {
-		fmt.Fprintf(w, "---|")
-	}
-	for range b.tools {
-		fmt.Fprintf(w, "---|")
-	}
-	fmt.Fprintln(w)
+	b.header(w, multi, "---|")
 	for _, row := range b.rows {
 		for _, cmd := range b.cfg.commands {
 			fmt.Fprintf(w, "| %s |", row)
@@ -445,21 +444,8 @@ func (b *faultBench) report(w io.Writer, g *graph, lay *layout, goVersion string
 		}
 	}
 
-	fmt.Fprintf(w, "\nMirrors, per run (the last round): requests / faults injected\n\n| scenario |")
-	if multi {
-		fmt.Fprintf(w, " command |")
-	}
-	for _, t := range b.tools {
-		fmt.Fprintf(w, " %s |", t.label)
-	}
-	fmt.Fprintf(w, "\n|---|")
-	if multi {
-		fmt.Fprintf(w, "---|")
-	}
-	for range b.tools {
-		fmt.Fprintf(w, "---:|")
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\nMirrors, per run (the last round): requests / faults injected\n\n")
+	b.header(w, multi, "---:|")
 	for _, row := range b.rows {
 		for _, cmd := range b.cfg.commands {
 			fmt.Fprintf(w, "| %s |", row)

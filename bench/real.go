@@ -58,17 +58,11 @@ const realSumDB = "sum.golang.org"
 // cold cache, round by round, and writes the report to stdout.
 func runReal(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logger := log.New(stderr, "bench: ", 0)
-	tmp, err := os.MkdirTemp("", "gomodx-bench-real-")
+	tmp, cleanup, err := scratch(cfg, logger, "gomodx-bench-real-")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cfg.keep {
-			logger.Printf("kept %s", tmp)
-		} else {
-			removeAll(tmp)
-		}
-	}()
+	defer cleanup()
 	goBin, goVersion, err := findGo(ctx, cfg.goBin)
 	if err != nil {
 		return err
