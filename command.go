@@ -197,7 +197,7 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		return 1, err
 	}
 
-	ep, err := wrap.Serve(s.fetch, s.mirrors, c.log)
+	ep, err := wrap.Serve(s.fetch, s.mirrors, env.Private, c.log)
 	if err != nil {
 		return 1, err
 	}

@@ -39,16 +39,20 @@ type Upstream interface {
 type Endpoint struct {
 	URL string // http://127.0.0.1:port/secret
 
-	secret string
-	fetch  *prefetch.Fetcher
-	up     Upstream
-	log    *slog.Logger
-	srv    *http.Server
-	done   chan struct{}
+	secret  string
+	fetch   *prefetch.Fetcher
+	up      Upstream
+	private func(path string) bool
+	log     *slog.Logger
+	srv     *http.Server
+	done    chan struct{}
 }
 
-// Serve starts an Endpoint; Close stops it.
-func Serve(f *prefetch.Fetcher, up Upstream, log *slog.Logger) (*Endpoint, error) {
+// Serve starts an Endpoint; Close stops it. private reports the module
+// paths (GONOPROXY, GOPRIVATE) that must never reach a mirror: the go
+// command does not ask a proxy for them, and the Endpoint refuses them all
+// the same.
+func Serve(f *prefetch.Fetcher, up Upstream, private func(path string) bool, log *slog.Logger) (*Endpoint, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("starting the loopback proxy: %w", err)
@@ -56,11 +60,12 @@ func Serve(f *prefetch.Fetcher, up Upstream, log *slog.Logger) (*Endpoint, error
 	var b [16]byte
 	rand.Read(b[:])
 	e := &Endpoint{
-		secret: hex.EncodeToString(b[:]),
-		fetch:  f,
-		up:     up,
-		log:    log,
-		done:   make(chan struct{}),
+		secret:  hex.EncodeToString(b[:]),
+		fetch:   f,
+		up:      up,
+		private: private,
+		log:     log,
+		done:    make(chan struct{}),
 	}
 	e.URL = "http://" + ln.Addr().String() + "/" + e.secret
 	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
@@ -89,11 +94,29 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
+	if path, ok := modulePath(rest); ok && e.private != nil && e.private(path) {
+		http.Error(w, "gomodx: "+path+" is private (GOPRIVATE/GONOPROXY): not asked of any mirror", http.StatusNotFound)
+		return
+	}
 	if mod, kind, ok := parseFile(rest); ok {
 		e.serveFile(w, r, rest, mod, kind)
 		return
 	}
 	e.forward(w, r, rest)
+}
+
+// modulePath is the module path of a protocol request
+// ("<path>/@v/...", "<path>/@latest"); sumdb requests have none.
+func modulePath(rest string) (string, bool) {
+	enc, _, ok := strings.Cut(rest, "/@v/")
+	if !ok {
+		enc, ok = strings.CutSuffix(rest, "/@latest")
+	}
+	if !ok || strings.HasPrefix(rest, "sumdb/") {
+		return "", false
+	}
+	path, err := module.UnescapePath(enc)
+	return path, err == nil
 }
 
 // parseFile recognises "<path>/@v/<version>.<info|mod|zip>" for a canonical

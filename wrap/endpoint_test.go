@@ -118,7 +118,8 @@ func serve(t *testing.T, files map[string][]byte, sums prefetch.Sums) (*Endpoint
 		t.Fatal(err)
 	}
 	f := prefetch.NewFetcher(t.Context(), cache, m, sums, prefetch.Options{})
-	ep, err := Serve(f, m, slog.New(slog.DiscardHandler))
+	private := func(path string) bool { return strings.HasPrefix(path, "corp.example.com/") }
+	ep, err := Serve(f, m, private, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,9 +217,19 @@ func TestEndpointErrors(t *testing.T) {
 	if code, body := get(t, ep.URL+"/broken/@v/list"); code != 502 || !strings.Contains(body, "502 Bad Gateway") {
 		t.Errorf("mirror failure: %d %q", code, body)
 	}
+	// A private module never reaches a mirror, whatever is asked.
+	before := len(m.requests())
+	for _, path := range []string{"/corp.example.com/x/@v/list", "/corp.example.com/x/@latest", "/corp.example.com/x/@v/v1.0.0.zip", "/corp.example.com/x/@v/v1.0.0.info"} {
+		if code, body := get(t, ep.URL+path); code != 404 || !strings.Contains(body, "private") {
+			t.Errorf("%s: %d %q, want 404 naming it private", path, code, body)
+		}
+	}
+	if len(m.requests()) != before {
+		t.Errorf("a private path reached the mirrors: %q", m.requests()[before:])
+	}
 	// Without the secret path the endpoint answers nothing.
 	base := ep.URL[:strings.LastIndex(ep.URL, "/")]
-	before := len(m.requests())
+	before = len(m.requests())
 	if code, _ := get(t, base+"/example.com/a/@v/list"); code != http.StatusForbidden {
 		t.Errorf("no secret: %d, want 403", code)
 	}
