@@ -45,6 +45,7 @@ func (cfg *config) flags() []cli.Flag {
 		&cli.DurationFlag{Name: "retry-wait", Value: def.WaitMin, Usage: "first wait before a retry; it doubles, with jitter, up to 20 times this", EnvVars: []string{"GOMODX_RETRY_WAIT"}, Destination: &cfg.retry.WaitMin},
 		&cli.DurationFlag{Name: "timeout", Value: def.Timeout, Usage: "wait at most this long for a mirror's response headers (0 means no limit)", EnvVars: []string{"GOMODX_TIMEOUT"}, Destination: &cfg.retry.Timeout},
 		&cli.DurationFlag{Name: "stall", Value: def.Stall, Usage: "abandon a download that receives nothing for this long (0 means no limit)", EnvVars: []string{"GOMODX_STALL"}, Destination: &cfg.retry.Stall},
+		&cli.Int64Flag{Name: "min-rate", Value: def.MinRate, Usage: "abandon a download that brings fewer bytes a second than this over a --stall window (0 means any progress will do)", EnvVars: []string{"GOMODX_MIN_RATE"}, Destination: &cfg.retry.MinRate},
 		&cli.DurationFlag{Name: "max-total", Value: def.MaxTotal, Usage: "stop trying one file after this long in all, retries included (0 means no limit)", EnvVars: []string{"GOMODX_MAX_TOTAL"}, Destination: &cfg.retry.MaxTotal},
 	}, mirrorFlags(&cfg.mirrors)...)
 }

@@ -13,6 +13,8 @@ func TestBody(t *testing.T) {
 	tests := []struct {
 		name    string
 		stall   time.Duration
+		minRate int64
+		anyBody bool // how much arrives before the verdict depends on timing
 		handler func(w http.ResponseWriter, stop <-chan struct{})
 		cancel  bool // cancel the caller's context after the first bytes
 		want    string
@@ -43,6 +45,25 @@ func TestBody(t *testing.T) {
 			want: "abcde",
 		},
 		{
+			name:    "a trickle below the floor is a stall",
+			stall:   50 * time.Millisecond,
+			minRate: 1 << 20, // 1 MiB/s; the handler sends a few bytes
+			anyBody: true,
+			handler: func(w http.ResponseWriter, stop <-chan struct{}) {
+				w.Header().Set("Content-Length", "1000")
+				for range 1000 {
+					select {
+					case <-stop:
+						return
+					case <-time.After(time.Millisecond):
+					}
+					io.WriteString(w, "x")
+					http.NewResponseController(w).Flush()
+				}
+			},
+			wantErr: ErrStalled,
+		},
+		{
 			name:  "caller's cancel is not a stall",
 			stall: time.Hour,
 			handler: func(w http.ResponseWriter, stop <-chan struct{}) {
@@ -71,6 +92,7 @@ func TestBody(t *testing.T) {
 			})
 			p := fast()
 			p.Stall = tt.stall
+			p.MinRate = tt.minRate
 			parent, cancelParent := context.WithCancel(testCtx(t))
 			defer cancelParent()
 			ctx, cancel := context.WithCancel(parent)
@@ -94,7 +116,7 @@ func TestBody(t *testing.T) {
 				rest, err = io.ReadAll(body)
 				got += string(rest)
 			}
-			if got != tt.want {
+			if !tt.anyBody && got != tt.want {
 				t.Errorf("read %q, want %q", got, tt.want)
 			}
 			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {

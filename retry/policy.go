@@ -33,6 +33,11 @@ type Policy struct {
 	WaitMax time.Duration // default 10s; also caps a server's Retry-After
 	Timeout time.Duration // per attempt, until response headers arrive (default 30s); 0 means none
 	Stall   time.Duration // a body that delivers no bytes for this long is abandoned (default 20s); 0 means never
+	// MinRate is the low-speed limit, as cargo's: a body that brings fewer
+	// than MinRate bytes a second over a whole Stall window is abandoned
+	// too, so a mirror that trickles cannot hold a download forever
+	// (default 1 KiB/s). 0 means any progress will do.
+	MinRate int64
 
 	// MaxTotal bounds one request across all its attempts (default 5m): no
 	// attempt starts after it and no wait for headers goes past it, though
@@ -49,6 +54,7 @@ func Default() Policy {
 		WaitMax: 10 * time.Second,
 		Timeout: 30 * time.Second,
 		Stall:   20 * time.Second,
+		MinRate: 1 << 10,
 
 		MaxTotal: 5 * time.Minute,
 	}
