@@ -324,6 +324,10 @@ func (c *command) goDir() string {
 // heal repairs what a failed go command blamed on the cache, and says so.
 // It reports whether go is worth running again.
 func (c *command) heal(ctx context.Context, rep *wrap.Reporter, h *wrap.Healer, d wrap.Diagnosis) bool {
+	if d.NotCache != "" {
+		c.log.Info("not repairing the module cache", "reason", d.NotCache)
+		return false
+	}
 	if len(d.Mods) == 0 && !d.Unnamed {
 		return false
 	}

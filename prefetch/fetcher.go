@@ -62,11 +62,6 @@ const (
 	Failed
 )
 
-// Stats counts outcomes.
-type Stats struct {
-	Fetched, Cached, Left, Failed int
-}
-
 // A Fetcher puts verified module files into the cache, each at most once
 // however many callers ask for it at the same time. It is safe for
 // concurrent use, and lives as long as one gomodx command: the prefetch walk
@@ -83,7 +78,6 @@ type Fetcher struct {
 
 	mu    sync.Mutex
 	files map[fileKey]*call
-	stats Stats
 }
 
 type fileKey struct {
@@ -121,13 +115,6 @@ func NewFetcher(ctx context.Context, cache *modcache.Cache, src Source, sums Sum
 // Cache returns the module cache the Fetcher writes.
 func (f *Fetcher) Cache() *modcache.Cache { return f.cache }
 
-// Stats returns the outcomes so far.
-func (f *Fetcher) Stats() Stats {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.stats
-}
-
 // ErrLeft is returned for a file the Fetcher leaves to the go command: a
 // private module, one without a checksum to verify it against, or one that
 // GOPROXY says to fetch directly. It is not a failure.
@@ -163,18 +150,6 @@ func (f *Fetcher) run(c *call, mod module.Version, kind modcache.Kind) {
 	c.state, c.err = f.fetch(f.ctx, mod, kind)
 	close(c.done)
 
-	f.mu.Lock()
-	switch c.state {
-	case Fetched:
-		f.stats.Fetched++
-	case Cached:
-		f.stats.Cached++
-	case Left:
-		f.stats.Left++
-	case Failed:
-		f.stats.Failed++
-	}
-	f.mu.Unlock()
 	ev := Event{Mod: mod, Kind: kind, State: c.state}
 	switch c.state {
 	case Failed:
