@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -49,6 +50,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ErrWriter: stderr,
 		// Errors are reported once, by report, which also picks the exit code.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usageError{error: fmt.Errorf("unknown command %q", c.Args().First())}
+			}
+			return cli.ShowAppHelp(c)
+		},
 		Commands: []*cli.Command{
 			{
 				Name:      "download",
@@ -91,15 +99,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				ArgsUsage: "bash|zsh|fish",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "send every go command that may fetch modules through gomodx"}},
 				Action: func(c *cli.Context) error {
-					return wrap.ShellInit(stdout, c.Args().First(), c.Bool("all"))
+					if err := wrap.ShellInit(stdout, c.Args().First(), c.Bool("all")); err != nil {
+						return usageError{error: err, command: "shell-init"}
+					}
+					return nil
 				},
 			},
 		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = onUsageError
 	}
 	if err := app.RunContext(ctx, args); err != nil {
 		return report(stderr, err)
 	}
 	return code
+}
+
+// usageError is bad usage of gomodx itself: exit status 2, as for go.
+type usageError struct {
+	error
+	command string // whose help to point at, if any
+}
+
+func (e usageError) Unwrap() error { return e.error }
+
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	u := usageError{error: err}
+	if c.Command != nil {
+		u.command = c.Command.Name
+	}
+	return u
 }
 
 func buildVersion() string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"syscall"
 
 	"github.com/gomodx/gomodx/mirrors"
@@ -19,6 +20,10 @@ func report(w io.Writer, err error) int {
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(w, "gomodx: interrupted; the module cache is left valid")
 		return 130
+	}
+	if u := (usageError{}); errors.As(err, &u) {
+		fmt.Fprintf(w, "gomodx: %s\ngomodx: hint: run '%s' for usage\n", u.error, strings.TrimSpace("gomodx help "+u.command))
+		return 2
 	}
 	hints := map[string]bool{}
 	var order []string
