@@ -124,30 +124,10 @@ func (c *command) scope(ctx context.Context, env wrap.Env, all bool, args []stri
 		}
 	case proj != nil && !all:
 		s.what = "project"
-		s.opts.Mods = projectVersions(proj)
+		s.opts.Mods = proj.Versions()
 		s.opts.Shared = true
 	}
 	return s, nil
-}
-
-// projectVersions lists the module versions a project's go.sum files
-// name, and its requirements.
-func projectVersions(p *prefetch.Project) []module.Version {
-	seen := map[module.Version]bool{}
-	mods := []module.Version{}
-	add := func(m module.Version) {
-		if !seen[m] && m.Version != "" {
-			seen[m] = true
-			mods = append(mods, m)
-		}
-	}
-	for m := range p.Sums {
-		add(module.Version{Path: m.Path, Version: strings.TrimSuffix(m.Version, "/go.mod")})
-	}
-	for _, m := range p.Roots {
-		add(m)
-	}
-	return mods
 }
 
 // run verifies the scope and returns the faults and how many versions
@@ -174,7 +154,7 @@ type faultResult struct {
 }
 
 func (c *command) verify(ctx context.Context, f verifyFlags, args []string) (int, error) {
-	_, env, err := realGoEnv(ctx)
+	_, env, err := c.goEnv(ctx, "")
 	if err != nil {
 		return 1, err
 	}
@@ -234,7 +214,7 @@ func cleanHint(s *verifyScope, args []string) string {
 }
 
 func (c *command) clean(ctx context.Context, f verifyFlags, args []string) (int, error) {
-	g, env, err := realGoEnv(ctx)
+	g, env, err := c.goEnv(ctx, "")
 	if err != nil {
 		return 1, err
 	}
@@ -330,20 +310,6 @@ func (c *command) cleanAll(ctx context.Context, g *wrap.Go, env wrap.Env, f veri
 		}
 	}
 	return g.Run(ctx, "", c.stdout, c.stderr, "clean", "-modcache")
-}
-
-// realGoEnv finds the real go and reads its configuration in the current
-// directory.
-func realGoEnv(ctx context.Context) (*wrap.Go, wrap.Env, error) {
-	g, err := wrap.Find(os.Getenv)
-	if err != nil {
-		return nil, wrap.Env{}, err
-	}
-	env, err := g.ReadEnv(ctx, "")
-	if err != nil {
-		return nil, wrap.Env{}, err
-	}
-	return g, env, nil
 }
 
 // stdinIsTerminal reports whether a person can answer a question.

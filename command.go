@@ -211,7 +211,7 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 	if err != nil || code == 0 || ctx.Err() != nil {
 		return code, err
 	}
-	healer := &wrap.Healer{Fetch: s.fetch, Sums: s.sums, SumdbDir: filepath.Join(firstPath(env.GOPATH), "pkg", "sumdb")}
+	healer := &wrap.Healer{Fetch: s.fetch, Project: s.proj, Sums: s.sums, SumdbDir: filepath.Join(firstPath(env.GOPATH), "pkg", "sumdb")}
 	if !c.heal(ctx, rep, healer, wrap.Diagnose(tail.String(), env.GOMODCACHE, c.goDir())) {
 		return code, nil
 	}

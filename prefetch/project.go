@@ -145,6 +145,26 @@ func resolveDir(m module.Version, dir string) module.Version {
 	return m
 }
 
+// Versions lists the module versions the project uses: those its go.sum
+// files name, and its requirements.
+func (p *Project) Versions() []module.Version {
+	seen := map[module.Version]bool{}
+	mods := []module.Version{}
+	add := func(m module.Version) {
+		if !seen[m] && m.Version != "" {
+			seen[m] = true
+			mods = append(mods, m)
+		}
+	}
+	for m := range p.Sums {
+		add(module.Version{Path: m.Path, Version: strings.TrimSuffix(m.Version, "/go.mod")})
+	}
+	for _, m := range p.Roots {
+		add(m)
+	}
+	return mods
+}
+
 // resolve returns what the go command actually fetches for m: its
 // replacement, if any (exact version first, then all versions).
 func (p *Project) resolve(m module.Version) module.Version {

@@ -141,8 +141,9 @@ func treeModules(cacheRoot, stderr string) []module.Version {
 // fetches them again, verified, so that the command can be run once more.
 type Healer struct {
 	Fetch    *prefetch.Fetcher
-	Sums     prefetch.Sums // the project's go.sum lines
-	SumdbDir string        // $GOPATH/pkg/sumdb
+	Project  *prefetch.Project // nil outside a module
+	Sums     prefetch.Sums     // the project's go.sum lines
+	SumdbDir string            // $GOPATH/pkg/sumdb
 }
 
 // Repair is one fault fixed.
@@ -170,14 +171,9 @@ func (h *Healer) Heal(ctx context.Context, d Diagnosis) ([]Repair, error) {
 		faults = append(faults, cache.VerifyModule(ctx, m, h.Sums.Zip(m), h.Sums.GoMod(m))...)
 	}
 	if d.Unnamed {
-		var mods []module.Version
-		for key := range h.Sums {
-			if v, ok := strings.CutSuffix(key.Version, "/go.mod"); ok {
-				key.Version = v
-			}
-			if !slices.Contains(mods, key) {
-				mods = append(mods, key)
-			}
+		mods := []module.Version{}
+		if h.Project != nil {
+			mods = h.Project.Versions()
 		}
 		all, err := cache.Verify(ctx, modcache.VerifyOptions{Mods: mods, Shared: true, Sums: h.Sums, SumdbDir: h.SumdbDir})
 		if err != nil {
