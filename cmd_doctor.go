@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -123,19 +120,10 @@ func (c *command) doctorFix(ctx context.Context, g *wrap.Go, env doctor.Env, rep
 	return code, nil
 }
 
-// doctorEnv runs 'go env -json' for the settings doctor checks, which
-// include some wrap.Env does not carry (GO111MODULE, GOTOOLCHAIN).
+// doctorEnv reads the settings doctor checks, which include some wrap.Env
+// does not carry (GO111MODULE, GOTOOLCHAIN, GOROOT).
 func doctorEnv(ctx context.Context, g *wrap.Go) (doctor.Env, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, g.Path, "env", "-json")
-	cmd.Env = g.Env
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return doctor.Env{}, fmt.Errorf("%s env -json: %v: %s", g.Path, err, strings.TrimSpace(stderr.String()))
-	}
 	var env doctor.Env
-	if err := json.Unmarshal(stdout.Bytes(), &env); err != nil {
-		return doctor.Env{}, fmt.Errorf("%s env -json: %v", g.Path, err)
-	}
-	return env, nil
+	err := g.DecodeEnv(ctx, "", &env)
+	return env, err
 }

@@ -88,20 +88,27 @@ type Env struct {
 	GOAUTH     string
 }
 
-// ReadEnv runs "go env -json" in dir, so gomodx sees exactly what the go command
-// will see: go env files, GOFLAGS and the defaults of this go version.
+// ReadEnv runs "go env -json" in dir, so gomodx sees exactly what the go
+// command will see: go env files, GOFLAGS and the defaults of this go version.
 func (g *Go) ReadEnv(ctx context.Context, dir string) (Env, error) {
+	var env Env
+	err := g.DecodeEnv(ctx, dir, &env)
+	return env, err
+}
+
+// DecodeEnv decodes "go env -json", run in dir, into v: a struct whose
+// fields are named after the variables it wants.
+func (g *Go) DecodeEnv(ctx context.Context, dir string, v any) error {
 	var stdout, stderr bytes.Buffer
 	cmd := g.command(ctx, dir, "env", "-json")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return Env{}, fmt.Errorf("%s env -json: %v\n%s", g.Path, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("%s env -json: %v\n%s", g.Path, err, strings.TrimSpace(stderr.String()))
 	}
-	var env Env
-	if err := json.Unmarshal(stdout.Bytes(), &env); err != nil {
-		return Env{}, fmt.Errorf("%s env -json: %v", g.Path, err)
+	if err := json.Unmarshal(stdout.Bytes(), v); err != nil {
+		return fmt.Errorf("%s env -json: %v", g.Path, err)
 	}
-	return env, nil
+	return nil
 }
 
 // Run runs the go command with args in dir, streaming its output, and returns
