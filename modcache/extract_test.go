@@ -35,16 +35,7 @@ func TestExtractLikeGo(t *testing.T) {
 	zipHash, modHash := zipSum(t, zipData), modSum(t, gomod)
 	fill := func() *Cache {
 		c := openCache(t)
-		attempts := 0
-		if err := c.PutInfo(t.Context(), mod, mirrors(&attempts, []byte(`{"Version":"v1.0.0","Time":"2024-01-23T18:54:04Z"}`))); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.PutMod(t.Context(), mod, modHash, mirrors(&attempts, []byte(gomod))); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.PutZip(t.Context(), mod, zipHash, mirrors(&attempts, zipData)); err != nil {
-			t.Fatal(err)
-		}
+		putModule(t, c, mod, gomod, zipData, zipHash, modHash)
 		return c
 	}
 	ours, theirs := fill(), fill()

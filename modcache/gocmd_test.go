@@ -33,16 +33,7 @@ func TestGoAcceptsCache(t *testing.T) {
 
 	c := openCache(t)
 	ctx := t.Context()
-	attempts := 0
-	if err := c.PutInfo(ctx, mod, mirrors(&attempts, []byte(`{"Version":"v1.0.0","Time":"2024-01-23T18:54:04Z"}`))); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.PutMod(ctx, mod, modHash, mirrors(&attempts, []byte(gomod))); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.PutZip(ctx, mod, zipHash, mirrors(&attempts, zipData)); err != nil {
-		t.Fatal(err)
-	}
+	putModule(t, c, mod, gomod, zipData, zipHash, modHash)
 
 	work := t.TempDir()
 	files := map[string]string{

@@ -158,3 +158,20 @@ func mustPath(t *testing.T, c *Cache, mod module.Version, ext string) string {
 	}
 	return p
 }
+
+// putModule writes mod's .info, .mod and .zip into c through the Put
+// methods, checked against the given hashes, as a download would.
+func putModule(t *testing.T, c *Cache, mod module.Version, gomod string, zipData []byte, zipHash, modHash string) {
+	t.Helper()
+	ctx := t.Context()
+	attempts := 0
+	if err := c.PutInfo(ctx, mod, mirrors(&attempts, []byte(`{"Version":"`+mod.Version+`","Time":"2024-01-23T18:54:04Z"}`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutMod(ctx, mod, modHash, mirrors(&attempts, []byte(gomod))); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutZip(ctx, mod, zipHash, mirrors(&attempts, zipData)); err != nil {
+		t.Fatal(err)
+	}
+}
