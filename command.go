@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/module"
 
 	"github.com/gomodx/gomodx/checksum"
 	"github.com/gomodx/gomodx/mirrors"
@@ -136,37 +137,40 @@ func newCommand(cfg config, stdout, stderr io.Writer) *command {
 // download is 'go mod download', with the modules fetched by gomodx first.
 func (c *command) download(ctx context.Context, args []string) (int, error) {
 	goArgs := append(append([]string{"mod", "download"}, c.cfg.goFlags.args()...), args...)
-	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ wrap.Env) prefetch.Targets {
+	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ wrap.Env) plan {
 		t, queries := prefetch.ParseTargets(p, args)
 		if len(queries) > 0 {
 			c.log.Info("left to the go command", "queries", queries)
 		}
-		return t
+		return downloadPlan(p, t)
 	})
 }
 
-// tidy is 'go mod tidy'. It reads every file go.sum names (the last tidy
-// needed them) and the packages of every module go.mod requires; what a new
-// import needs beyond that, go asks the loopback proxy for.
+// plan fetches what the go command is about to read.
+type plan func(ctx context.Context, f *prefetch.Fetcher) error
+
+func downloadPlan(p *prefetch.Project, t prefetch.Targets) plan {
+	return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Run(ctx, f, p, t) }
+}
+
+// tidy is 'go mod tidy'. gomodx fetches what go's tidy reads, following
+// its loader; what a new import needs beyond that, go asks the loopback
+// proxy for.
 func (c *command) tidy(ctx context.Context, args []string) (int, error) {
 	goArgs := append(append([]string{"mod", "tidy"}, c.cfg.goFlags.args()...), args...)
-	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ wrap.Env) prefetch.Targets {
-		if p == nil {
-			return prefetch.Targets{NoGraph: true}
-		}
-		t := prefetch.DefaultTargets(p)
-		t.GoSum = true
-		return t
+	return c.runGo(ctx, goArgs, func(p *prefetch.Project, env wrap.Env) plan {
+		opts := prefetch.TidyOptions{GoVersion: c.cfg.goFlags.goVer, Compat: c.cfg.goFlags.compat, GOROOT: env.GOROOT}
+		return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Tidy(ctx, f, p, opts) }
 	})
 }
 
 // goCommand is any other go command, run as 'gomodx go build ./...'.
 func (c *command) goCommand(ctx context.Context, args []string) (int, error) {
-	return c.runGo(ctx, args, func(p *prefetch.Project, env wrap.Env) prefetch.Targets {
+	return c.runGo(ctx, args, func(p *prefetch.Project, env wrap.Env) plan {
 		if p == nil || p.Vendored(append(strings.Fields(env.GOFLAGS), args...)) {
-			return prefetch.Targets{NoGraph: true}
+			return downloadPlan(nil, prefetch.Targets{})
 		}
-		return prefetch.DefaultTargets(p)
+		return downloadPlan(p, prefetch.DefaultTargets(p))
 	})
 }
 
@@ -175,7 +179,7 @@ func (c *command) goCommand(ctx context.Context, args []string) (int, error) {
 // whatever else it asks for goes through the same mirrors, retries and
 // verification; if go then fails on a corrupt cache entry, it repairs the
 // entry and runs go once more. The exit status is go's.
-func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.Project, wrap.Env) prefetch.Targets) (int, error) {
+func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefetch.Project, wrap.Env) plan) (int, error) {
 	g, env, err := c.goEnv(ctx, c.cfg.goFlags.C)
 	if err != nil {
 		return 1, err
@@ -194,7 +198,7 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		return 1, err
 	}
 	defer s.close()
-	if err := prefetch.Run(ctx, s.fetch, s.proj, plan(s.proj, env)); err != nil {
+	if err := planFor(s.proj, env)(ctx, s.fetch); err != nil {
 		return 1, err
 	}
 
@@ -265,6 +269,13 @@ func (c *command) session(ctx context.Context, env wrap.Env, args []string, rep 
 		Private:    env.Private,
 		NoSumCheck: env.NoSumCheck,
 		Progress:   rep.File,
+	}
+	if len(args) < 2 || args[0] != "mod" || args[1] != "download" {
+		// The go command says which zips it downloads, except in 'go mod
+		// download'; it would have said so for those gomodx fetches.
+		opts.Downloading = func(mod module.Version) {
+			rep.GoLine("go: downloading " + mod.Path + " " + mod.Version)
+		}
 	}
 	var db *checksum.DB
 	db, err = checksum.Open(checksum.Options{

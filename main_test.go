@@ -68,6 +68,7 @@ func TestScript(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"vsgo": vsgo,
 			// proxylog prints the requests the fault proxy served since the
 			// last proxylog, one "client mirror file" line each, sorted.
 			"proxylog": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -39,6 +39,10 @@ type Options struct {
 	// writable, as the go command's -modcacherw does.
 	Extract    bool
 	ModCacheRW bool
+	// Downloading, if set, is called when a zip that is not in the cache
+	// is about to be downloaded: the go command says "go: downloading"
+	// then, and gomodx says it in its stead for the zips it fetches.
+	Downloading func(mod module.Version)
 }
 
 // Event reports what happened to one file.
@@ -292,6 +296,9 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 	}
 	defer func() { <-f.sem }()
 
+	if kind == modcache.Zip && f.opts.Downloading != nil {
+		f.opts.Downloading(mod)
+	}
 	dl := func(store func(io.Reader) error) error {
 		return f.src.Fetch(ctx, mod, string(kind), store)
 	}

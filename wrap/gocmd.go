@@ -86,6 +86,7 @@ type Env struct {
 	GOVERSION  string
 	GOPATH     string
 	GOAUTH     string
+	GOROOT     string
 }
 
 // ReadEnv runs "go env -json" in dir, so gomodx sees exactly what the go

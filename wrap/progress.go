@@ -504,6 +504,15 @@ func (r *Reporter) Repair(mod module.Version, what string) {
 	r.emit(JSONEvent{Action: "repair", Module: mod.Path, Version: mod.Version, Output: what})
 }
 
+// GoLine prints a line the go command itself would have printed, had it
+// done the work gomodx did for it (its "go: downloading" lines), above the
+// bar and even when quiet: it is the go command's output, not gomodx's.
+func (r *Reporter) GoLine(line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.println(line)
+}
+
 // Finish erases the bar and stops the ticker. Call it before the go
 // command starts; events that arrive later still count in the summary but
 // draw nothing, so the go command's output is never mixed with a bar.
