@@ -164,13 +164,40 @@ func (c *command) tidy(ctx context.Context, args []string) (int, error) {
 	})
 }
 
-// goCommand is any other go command, run as 'gomodx go build ./...'.
+// goCommand is any other go command, run as 'gomodx go build ./...'. What
+// it is about to read is planned as far as gomodx can know it exactly
+// (see prefetch.ParseCommand); the rest, go asks the loopback proxy for.
 func (c *command) goCommand(ctx context.Context, args []string) (int, error) {
-	return c.runGo(ctx, args, func(p *prefetch.Project, env wrap.Env) plan {
-		if p == nil || p.Vendored(append(strings.Fields(env.GOFLAGS), args...)) {
-			return downloadPlan(nil, prefetch.Targets{})
+	if len(args) > 2 && (args[1] == "-C" || args[1] == "--C") {
+		c.cfg.goFlags.C = args[2]
+	} else if len(args) > 1 {
+		if dir, ok := strings.CutPrefix(strings.TrimPrefix(args[1], "-"), "-C="); ok {
+			c.cfg.goFlags.C = dir
+		} else if dir, ok := strings.CutPrefix(args[1], "-C="); ok {
+			c.cfg.goFlags.C = dir
 		}
-		return downloadPlan(p, prefetch.DefaultTargets(p))
+	}
+	return c.runGo(ctx, args, func(p *prefetch.Project, env wrap.Env) plan {
+		cmd := prefetch.ParseCommand(args, strings.Fields(env.GOFLAGS))
+		switch cmd.Kind {
+		case prefetch.ModDownload:
+			t, _ := prefetch.ParseTargets(p, cmd.Modules)
+			return downloadPlan(p, t)
+		case prefetch.ModTidy:
+			opts := cmd.Tidy
+			opts.GOROOT = env.GOROOT
+			return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Tidy(ctx, f, p, opts) }
+		case prefetch.PackageLoad:
+			if cmd.Vendor || p == nil || p.Vendored(append(strings.Fields(env.GOFLAGS), args...)) {
+				break
+			}
+			opts := cmd.Build
+			opts.Dir = c.goDir()
+			opts.GOROOT = env.GOROOT
+			opts.Tags = prefetch.BuildTags(env.GOOS, env.GOARCH, env.CGO_ENABLED == "1", strings.TrimPrefix(env.GOVERSION, "go"), opts.BuildTags)
+			return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Build(ctx, f, p, opts) }
+		}
+		return func(context.Context, *prefetch.Fetcher) error { return nil }
 	})
 }
 

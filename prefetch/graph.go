@@ -1,6 +1,7 @@
 package prefetch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ func (p *planner) summary(m module.Version) (*summary, error) {
 
 func (p *planner) readSummary(m module.Version) (*summary, error) {
 	actual := p.proj.resolve(m)
+	if p.mustHaveSum(actual, p.proj.Sums.GoMod(actual)) {
+		return nil, errSumMissing
+	}
 	var file string
 	if actual.Version == "" {
 		file = filepath.Join(actual.Path, "go.mod")
@@ -80,6 +84,17 @@ func (p *planner) readSummary(m module.Version) (*summary, error) {
 		}
 	}
 	return s, nil
+}
+
+// errSumMissing is a file the go command will not fetch in -mod=readonly
+// because go.sum has no line for it.
+var errSumMissing = errors.New("missing go.sum entry")
+
+// mustHaveSum reports whether the go command refuses to fetch a file of m
+// whose go.sum line is sum: in -mod=readonly, outside a workspace, when the
+// line is missing.
+func (p *planner) mustHaveSum(m module.Version, sum string) bool {
+	return p.readonly && p.proj.Pruning != Workspace && m.Version != "" && sum == ""
 }
 
 // graph is a module requirement graph as the go command's readModGraph

@@ -246,7 +246,7 @@ func (l *loader) importFrom(path string) (mod module.Version, t tree, dir string
 			dir string
 		}
 		var mods []found
-		unseen := false
+		unseen, sumMissing := false, false
 		for prefix := path; prefix != "."; prefix = pathpkg.Dir(prefix) {
 			if prefix == "go" || prefix == "toolchain" {
 				continue // the go version's own pseudo-modules
@@ -266,6 +266,10 @@ func (l *loader) importFrom(path string) (mod module.Version, t tree, dir string
 			}
 			m := module.Version{Path: prefix, Version: v}
 			mt, err := l.p.tree(m)
+			if errors.Is(err, errSumMissing) {
+				sumMissing = true
+				continue
+			}
 			if err != nil {
 				unseen = true
 				continue
@@ -279,11 +283,15 @@ func (l *loader) importFrom(path string) (mod module.Version, t tree, dir string
 			return module.Version{}, nil, "", false, errUnseen
 		case len(mods) > 1:
 			return module.Version{}, nil, "", false, fmt.Errorf("ambiguous import: found package %s in %d modules", path, len(mods))
+		case sumMissing:
+			return module.Version{}, nil, "", false, errSumMissing
 		case len(mods) == 1:
 			m := mods[0]
 			if !l.mode.skipModFiles && !l.isMain(m.mod) {
 				// The go command reads the module's go.mod for its go version.
-				if _, err := l.p.summary(m.mod); err != nil {
+				if _, err := l.p.summary(m.mod); errors.Is(err, errSumMissing) {
+					return module.Version{}, nil, "", false, err
+				} else if err != nil {
 					return module.Version{}, nil, "", false, errUnseen
 				}
 			}

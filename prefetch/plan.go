@@ -22,6 +22,9 @@ type planner struct {
 	f      *Fetcher
 	proj   *Project
 	goroot string // for telling standard-library packages apart
+	// readonly: -mod=readonly, where the go command fetches no module
+	// go.sum has no line for (outside a workspace).
+	readonly bool
 
 	summaries sync.Map // module.Version → *summaryCall
 	trees     sync.Map // module.Version → *treeCall

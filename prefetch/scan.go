@@ -6,6 +6,8 @@ import (
 	"go/build/constraint"
 	"go/parser"
 	"go/token"
+	"go/version"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -14,19 +16,68 @@ import (
 // imports, as the go command's build constraints do. The zero Tags is the
 // one 'go mod tidy' uses: every file counts except those constrained by
 // the "ignore" tag, whatever the operating system, architecture and tags.
-type Tags struct{}
+type Tags struct {
+	set  map[string]bool // nil: every tag but "ignore" is both set and unset
+	goos string
+}
+
+// BuildTags is the tag set of a build for goos/goarch: the operating system
+// and architecture, "unix" where it applies, "gc", "cgo" when cgo is on, the
+// release tags of goVersion ("go1.1" to "go1.N"), and the -tags given.
+func BuildTags(goos, goarch string, cgo bool, goVersion string, tags []string) Tags {
+	set := map[string]bool{goos: true, goarch: true, "gc": true}
+	if unixOS[goos] {
+		set["unix"] = true
+	}
+	if cgo {
+		set["cgo"] = true
+	}
+	if _, minor, ok := strings.Cut(strings.TrimPrefix(version.Lang("go"+goVersion), "go"), "."); ok {
+		n, _ := strconv.Atoi(minor)
+		for i := 1; i <= n; i++ {
+			set["go1."+strconv.Itoa(i)] = true
+		}
+	}
+	for _, t := range tags {
+		set[t] = true
+	}
+	return Tags{set: set, goos: goos}
+}
+
+// any reports whether every tag counts as both set and unset ('go mod tidy').
+func (t Tags) any() bool { return t.set == nil }
 
 // matchName reports whether a file name is one the go command reads for a
-// package at all: a .go file whose name does not start with '_' or '.'.
-// (Tags that name operating systems or architectures in the file name all
-// match for tidy.)
-func (Tags) matchName(name string) bool {
-	return strings.HasSuffix(name, ".go") && !strings.HasPrefix(name, "_") && !strings.HasPrefix(name, ".")
+// package: a .go file whose name does not start with '_' or '.', and whose
+// _GOOS, _GOARCH or _GOOS_GOARCH suffix (before an optional _test) matches.
+func (t Tags) matchName(name string) bool {
+	if !strings.HasSuffix(name, ".go") || strings.HasPrefix(name, "_") || strings.HasPrefix(name, ".") {
+		return false
+	}
+	if t.any() {
+		return true
+	}
+	stem, _, _ := strings.Cut(name, ".")
+	i := strings.Index(stem, "_")
+	if i < 0 {
+		return true
+	}
+	l := strings.Split(stem[i:], "_")
+	if n := len(l); n > 0 && l[n-1] == "test" {
+		l = l[:n-1]
+	}
+	n := len(l)
+	switch {
+	case n >= 2 && knownOS[l[n-2]] && knownArch[l[n-1]]:
+		return t.match(l[n-2], true) && t.match(l[n-1], true)
+	case n >= 1 && (knownOS[l[n-1]] || knownArch[l[n-1]]):
+		return t.match(l[n-1], true)
+	}
+	return true
 }
 
 // shouldBuild reports whether a file with this content counts, by its
-// build constraints. With every tag both set and unset, a constraint
-// fails only where it needs "ignore" (or a tag that is not a valid name).
+// build constraints.
 func (t Tags) shouldBuild(content []byte) bool {
 	header, goBuild, err := fileHeader(content)
 	if err != nil {
@@ -51,13 +102,13 @@ func (t Tags) shouldBuild(content []byte) bool {
 	return true
 }
 
-// eval evaluates a constraint where every valid tag but "ignore" is both
-// true and false: a tag takes the value that helps the file count
+// eval evaluates a constraint. With every tag counted (t.any), a valid
+// tag other than "ignore" takes the value that helps the file count
 // (prefer), which a negation flips.
 func (t Tags) eval(x constraint.Expr, prefer bool) bool {
 	switch x := x.(type) {
 	case *constraint.TagExpr:
-		return validTag(x.Tag) && x.Tag != "ignore" && prefer
+		return t.match(x.Tag, prefer)
 	case *constraint.NotExpr:
 		return !t.eval(x.X, !prefer)
 	case *constraint.AndExpr:
@@ -66,6 +117,46 @@ func (t Tags) eval(x constraint.Expr, prefer bool) bool {
 		return t.eval(x.X, prefer) || t.eval(x.Y, prefer)
 	}
 	return false
+}
+
+// match is one tag's value, as the go command's matchTag computes it.
+func (t Tags) match(tag string, prefer bool) bool {
+	if !validTag(tag) {
+		return false
+	}
+	if t.any() {
+		return tag != "ignore" && prefer
+	}
+	if t.set[tag] {
+		return true
+	}
+	switch tag {
+	case "linux":
+		return t.set["android"]
+	case "solaris":
+		return t.set["illumos"]
+	case "darwin":
+		return t.set["ios"]
+	case "unix":
+		return unixOS[t.goos]
+	}
+	return false
+}
+
+// The operating systems and architectures the go command knows, for file
+// name suffixes, and those that are "unix".
+var (
+	knownOS   = setOf("aix android darwin dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 windows zos")
+	unixOS    = setOf("aix android darwin dragonfly freebsd hurd illumos ios linux netbsd openbsd solaris")
+	knownArch = setOf("386 amd64 amd64p32 arm armbe arm64 arm64be loong64 mips mipsle mips64 mips64le mips64p32 mips64p32le ppc ppc64 ppc64le riscv riscv64 s390 s390x sparc sparc64 wasm")
+)
+
+func setOf(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
 }
 
 // validTag reports whether a build tag is made of letters, digits,
@@ -174,12 +265,17 @@ func scanPackage(tags Tags, names []string, read func(name string) ([]byte, erro
 		if err != nil {
 			return nil, nil, err
 		}
-		if !tags.shouldBuild(content) {
-			continue
-		}
+		// As the go command does: the imports must parse even in a file
+		// the constraints leave out.
 		paths, err := fileImports(name, content)
 		if err != nil {
 			return nil, nil, err
+		}
+		if !tags.any() && !tags.set["cgo"] && slices.Contains(paths, "C") {
+			continue // a cgo file, in a build without cgo
+		}
+		if !tags.shouldBuild(content) {
+			continue
 		}
 		n++
 		into, set := &imports, seen

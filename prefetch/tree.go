@@ -195,6 +195,9 @@ func (p *planner) tree(m module.Version) (tree, error) {
 	if actual.Version == "" {
 		return dirTree{root: actual.Path}, nil
 	}
+	if p.mustHaveSum(actual, p.proj.Sums.Zip(actual)) {
+		return nil, errSumMissing
+	}
 	c, _ := p.trees.LoadOrStore(actual, new(treeCall))
 	call := c.(*treeCall)
 	call.once.Do(func() {

@@ -87,6 +87,10 @@ type Env struct {
 	GOPATH     string
 	GOAUTH     string
 	GOROOT     string
+	// What a build's tags are made of.
+	GOOS        string
+	GOARCH      string
+	CGO_ENABLED string
 }
 
 // ReadEnv runs "go env -json" in dir, so gomodx sees exactly what the go
