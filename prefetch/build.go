@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/module"
+
 	"github.com/gomodx/gomodx/modcache"
 )
 
@@ -66,6 +68,11 @@ func Build(ctx context.Context, f *Fetcher, p *Project, opts BuildOptions) error
 		l.add(path, isRoot)
 	}
 	l.wait()
+	if l.blind || !pl.rootsHold(l, rootSel, old) {
+		// The go command stops to say go.mod needs updating (or, with
+		// -mod=mod, updates it and loads again): not planned further.
+		return pl.wait()
+	}
 	// The go command describes the module of every package it loaded
 	// (its version's .info and its go.mod).
 	for _, m := range pl.loadedModules(l, false) {
@@ -77,6 +84,41 @@ func Build(ctx context.Context, f *Fetcher, p *Project, opts BuildOptions) error
 		pl.wg.Go(func() { pl.summary(m) })
 	}
 	return pl.wait()
+}
+
+// rootsHold reports whether loading leaves go.mod's requirements as they
+// are, as the go command's updateRequirements finds: every module that
+// provides a package in "all" or matched by a pattern is required by the
+// main module, and the requirements of those modules (or, once it has been
+// read, the whole graph) select no other version of a requirement. The
+// spot check reads the go.mod files the go command reads for it.
+func (pl *planner) rootsHold(l *loader, rootSel map[string]string, old *lazyGraph) bool {
+	if pl.proj.Pruning != Pruned {
+		return false // unpruned and workspace roots are not planned further
+	}
+	spot := map[module.Version]bool{}
+	for _, pkg := range l.sorted() {
+		if !l.external(pkg) || !(pkg.flags.has(inAll) || pkg.flags.has(isRoot)) {
+			continue
+		}
+		if _, ok := rootSel[pkg.mod.Path]; !ok {
+			return false
+		}
+		spot[pkg.mod] = true
+	}
+	if !old.loaded.Load() && pl.spotCheck(spot, rootSel) {
+		return true
+	}
+	g := old.get()
+	if !g.complete {
+		return false
+	}
+	for path, v := range rootSel {
+		if g.Selected(path) != v {
+			return false
+		}
+	}
+	return true
 }
 
 // rootPackages resolves the patterns to package paths, as far as it can

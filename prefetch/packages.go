@@ -349,7 +349,14 @@ func (p *planner) isStd(path string) bool {
 		return false
 	}
 	if p.goroot == "" {
-		return true // cannot tell: do not look for it in modules
+		// Cannot tell: a main module's package is not std; anything else
+		// without a dot is not looked for in modules.
+		for m := range p.proj.Mains {
+			if path == m || strings.HasPrefix(path, m+"/") {
+				return false
+			}
+		}
+		return true
 	}
 	entries, err := os.ReadDir(filepath.Join(p.goroot, "src", filepath.FromSlash(path)))
 	if err != nil {
