@@ -164,7 +164,7 @@ func run(o options) error {
 	printList("REGRESSIONS: plain go passes, gomodx fails", v.regressions)
 	fmt.Printf("\ntotal time %s\n", time.Since(start).Round(time.Second))
 	if len(v.regressions) > 0 {
-		return fmt.Errorf("%d scripts pass with plain go and fail through gomodx", len(v.regressions))
+		return fmt.Errorf("regressions: %d (a script that passes with plain go fails through gomodx)", len(v.regressions))
 	}
 	return nil
 }
@@ -215,19 +215,20 @@ func printList[T any](title string, list []T) {
 	}
 }
 
-// writeLogs writes the script engine's output for every failure, and plain
-// go's for every script that regressed, to dir/<setup>/<script>.log, and
+// writeLogs writes the script engine's output for every failure (or script
+// that never finished), and plain go's for every script that regressed, to dir/<setup>/<script>.log, and
 // returns the files' names.
 func writeLogs(dir string, scripts []string, setups []setup, results map[string]map[string]*outcome, v verdict) ([]string, error) {
 	regressed := map[string]bool{}
-	for _, d := range append(v.regressions, v.allowed...) {
+	for _, d := range slices.Concat(v.regressions, v.allowed) {
 		regressed[d.script] = true
 	}
 	var files []string
 	for _, s := range setups {
 		for _, name := range scripts {
 			r := results[s.name][name]
-			if r.status != "FAIL" && !(s.name == "plain" && regressed[name]) {
+			failed := r.status == "FAIL" || r.status == "NONE"
+			if !failed && !(s.name == "plain" && regressed[name]) {
 				continue
 			}
 			file := filepath.Join(dir, s.name, name+".log")

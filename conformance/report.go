@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -137,6 +138,9 @@ func printTable(w io.Writer, scripts []string, setups []setup, results map[strin
 		fmt.Fprintln(tw)
 	}
 	for _, st := range []string{"PASS", "FAIL", "SKIP", "NONE"} {
+		if st == "NONE" && !slices.ContainsFunc(totals, func(t map[string]int) bool { return t[st] > 0 }) {
+			continue // the usual case: every script finished
+		}
 		fmt.Fprintf(tw, "total %s", st)
 		for i := range setups {
 			fmt.Fprintf(tw, "\t%d", totals[i][st])

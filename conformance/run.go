@@ -136,7 +136,11 @@ func runSetup(tool *goTool, g *goroot, s setup, scripts []string, o options, log
 	for _, name := range scripts {
 		if results[name] == nil {
 			missing++
-			results[name] = &outcome{status: "NONE"}
+			var partial string
+			if logs[name] != nil {
+				partial = logs[name].String()
+			}
+			results[name] = &outcome{status: "NONE", output: partial}
 		}
 	}
 	if missing > 0 {
