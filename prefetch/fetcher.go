@@ -245,12 +245,18 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 // when there is nothing to check against and the go command would insist on
 // one: the file must then be left to the go command.
 func (f *Fetcher) Want(ctx context.Context, mod module.Version, kind modcache.Kind) (want string, ok bool, err error) {
+	if kind == modcache.Info {
+		// An .info carries no checksum, and the go command fetches one
+		// (to learn whether the version exists, and its time) before it
+		// looks anything up: no lookup for it here either.
+		return "", true, nil
+	}
 	zip, gomod := f.sums.Zip(mod), f.sums.GoMod(mod)
 	pick := func() string {
 		if kind == modcache.Mod {
 			return gomod
 		}
-		return zip // .info rides with its zip
+		return zip
 	}
 	if pick() != "" {
 		return pick(), true, nil
