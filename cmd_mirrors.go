@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/mirrors"
 )
 
@@ -47,7 +48,7 @@ func (mc *mirrorConfig) apply(opts *mirrors.Options) {
 
 // mirrorsCommand is 'gomodx mirrors': probe the mirrors gomodx would use,
 // rank them and print what it found.
-func mirrorsCommand(cfg *config, stdout, stderr io.Writer) *cli.Command {
+func mirrorsCommand(cfg *config, cmd func() *command) *cli.Command {
 	mc := &cfg.mirrors
 	var asJSON bool
 	timeout := 3 * time.Second
@@ -63,7 +64,7 @@ func mirrorsCommand(cfg *config, stdout, stderr io.Writer) *cli.Command {
 			&cli.BoolFlag{Name: "v", Usage: "log every request to stderr", EnvVars: []string{"GOMODX_VERBOSE"}, Destination: &cfg.verbose},
 		),
 		Action: func(c *cli.Context) error {
-			return newCommand(*cfg, stdout, stderr).mirrors(c.Context, timeout, asJSON)
+			return cmd().mirrors(c.Context, timeout, asJSON)
 		},
 	}
 }
@@ -86,7 +87,7 @@ func (c *command) mirrors(ctx context.Context, timeout time.Duration, asJSON boo
 	}
 
 	if len(results) == 0 {
-		return fmt.Errorf("GOPROXY=%s names no mirror", env.GOPROXY)
+		return fmt.Errorf("GOPROXY=%s names no mirror", goenv.Redact(env.GOPROXY))
 	}
 	if asJSON {
 		err = printProbesJSON(c.stdout, results)

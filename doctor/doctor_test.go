@@ -28,6 +28,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/gomodx/gomodx/goenv"
+	"github.com/gomodx/gomodx/mirrors"
 	"github.com/gomodx/gomodx/modcache"
 )
 
@@ -113,18 +117,27 @@ func closedPort(t *testing.T) string {
 	return "http://" + addr
 }
 
-// testNet resolves only the given names (to 127.0.0.1) and trusts roots,
-// with no HTTP proxy: nothing leaves the loopback interface.
-func testNet(roots *x509.CertPool, names ...string) Net {
-	return Net{
-		LookupHost: func(ctx context.Context, host string) ([]string, error) {
-			if host == "localhost" || slices.Contains(names, host) {
-				return []string{"127.0.0.1"}, nil
+// testNet is the mirrors' network for a test: it resolves only the given
+// names (to 127.0.0.1), trusts roots, and uses no HTTP proxy, so nothing
+// leaves the loopback interface; any other name does not resolve.
+func testNet(roots *x509.CertPool, names ...string) mirrors.Options {
+	return mirrors.Options{
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, err
 			}
-			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				if host != "localhost" && !slices.Contains(names, host) {
+					return nil, &net.OpError{Op: "dial", Net: network, Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+				}
+				host = "127.0.0.1"
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, net.JoinHostPort(host, port))
 		},
-		TLS:   &tls.Config{RootCAs: roots},
-		Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
+		RootCAs: roots,
+		Proxy:   func(*http.Request) (*url.URL, error) { return nil, nil },
 	}
 }
 
@@ -132,6 +145,7 @@ func testNet(roots *x509.CertPool, names ...string) Net {
 type fixture struct {
 	dir  string
 	env  map[string]string // the process environment
+	vars goenv.Vars        // what 'go env' says
 	opts Options
 }
 
@@ -157,21 +171,21 @@ func newFixture(t *testing.T, goproxy string) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{dir: dir, env: map[string]string{"HOME": filepath.Join(dir, "home")}}
+	f.vars = goenv.Vars{
+		GOVERSION:  "go1.26.0",
+		GOPROXY:    goproxy,
+		GOSUMDB:    "sum.golang.org",
+		GOMODCACHE: cache,
+		GOPATH:     filepath.Join(dir, "gopath"),
+		GOMOD:      filepath.Join(dir, "go.mod"),
+		GOWORK:     "",
+		GOFLAGS:    "",
+	}
 	f.opts = Options{
-		Env: Env{
-			GOVERSION:  "go1.26.0",
-			GOPROXY:    goproxy,
-			GOSUMDB:    "sum.golang.org",
-			GOMODCACHE: cache,
-			GOPATH:     filepath.Join(dir, "gopath"),
-			GOMOD:      filepath.Join(dir, "go.mod"),
-			GOWORK:     "",
-			GOFLAGS:    "",
-		},
 		GoPath:   "/usr/local/go/bin/go",
 		Getenv:   func(k string) string { return f.env[k] },
 		Timeout:  2 * time.Second,
-		Net:      testNet(nil),
+		Mirrors:  testNet(nil),
 		Disk:     func(string) (DiskSpace, error) { return DiskSpace{Free: 50 << 30, Total: 100 << 30}, nil },
 		Writable: func(string) error { return nil },
 	}
@@ -190,6 +204,7 @@ func write(t *testing.T, file, content string) {
 
 func (f *fixture) run(t *testing.T) *Report {
 	t.Helper()
+	f.opts.Env = goenv.New(f.vars, f.opts.Getenv)
 	rep := Run(t.Context(), f.opts)
 	var buf bytes.Buffer
 	if err := rep.WriteText(&buf); err != nil {
@@ -272,7 +287,7 @@ func TestMirrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		url    string
-		net    Net
+		net    mirrors.Options
 		status Status
 		detail string
 		fix    string
@@ -293,8 +308,8 @@ func TestMirrors(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, tt.url)
 			f.opts.Timeout = 300 * time.Millisecond
-			if tt.net.LookupHost != nil {
-				f.opts.Net = tt.net
+			if tt.net.Dial != nil {
+				f.opts.Mirrors = tt.net
 			}
 			start := time.Now()
 			rep := f.run(t)
@@ -334,7 +349,7 @@ func TestGOPROXY(t *testing.T) {
 		{"direct", Warn, "fetched from its own repository", "go env -w GOPROXY="},
 		{"https://a.example|https://b.example,direct", OK, "https://a.example, then https://b.example after any error, then direct only after 404 or 410", ""},
 		{"https://a.example", OK, "nothing after that", ""},
-		{"ftp://a.example", Fail, "scheme must be https, http or file", "GOPROXY"},
+		{"ftp://a.example", Fail, "invalid proxy URL scheme (must be https, http, file): ftp://a.example", "GOPROXY"},
 		{"https://user:pa55@a.example", OK, "https://user:xxxxx@a.example", ""},
 	}
 	for i, tt := range tests {
@@ -379,7 +394,7 @@ func TestPrivateModules(t *testing.T) {
 	t.Run("covered", func(t *testing.T) {
 		m := newMirrorNF()
 		f := newFixture(t, m.URL)
-		f.opts.Env.GOPRIVATE = "git.corp.example.com,github.com/acme"
+		f.vars.GOPRIVATE = "git.corp.example.com,github.com/acme"
 		rep := f.run(t)
 		expect(t, find(t, rep, AreaPrivate, "requirements"), OK, "2 covered by GOPRIVATE/GONOPROXY (git.corp.example.com/team/lib and github.com/acme/secret)", "")
 		for _, p := range m.asked() {
@@ -394,14 +409,14 @@ func TestPrivateModules(t *testing.T) {
 
 	t.Run("GONOPROXY without GONOSUMDB", func(t *testing.T) {
 		f := newFixture(t, newMirrorNF().URL)
-		f.opts.Env.GONOPROXY = "git.corp.example.com,github.com/acme"
+		f.vars.GONOPROXY = "git.corp.example.com,github.com/acme"
 		rep := f.run(t)
 		expect(t, find(t, rep, AreaPrivate, "git.corp.example.com/team/lib"), Fail, "GONOSUMDB does not cover it", "go env -w GONOSUMDB=git.corp.example.com")
 	})
 
 	t.Run("GOPRIVATE set in the environment", func(t *testing.T) {
 		f := newFixture(t, newMirrorNF().URL)
-		f.opts.Env.GOPRIVATE = "git.other.example"
+		f.vars.GOPRIVATE = "git.other.example"
 		f.env["GOPRIVATE"] = "git.other.example"
 		rep := f.run(t)
 		expect(t, find(t, rep, AreaPrivate, "git.corp.example.com/team/lib"), Fail, "looks private", "export GOPRIVATE=git.other.example,git.corp.example.com,github.com/acme (it is set in the environment")
@@ -424,7 +439,7 @@ func TestPrivateModules(t *testing.T) {
 
 	t.Run("GOSUMDB off", func(t *testing.T) {
 		f := newFixture(t, "off")
-		f.opts.Env.GOSUMDB = "off"
+		f.vars.GOSUMDB = "off"
 		f.opts.Offline = true
 		expect(t, find(t, f.run(t), AreaPrivate, "GOSUMDB"), Warn, "accepted without checking", "go env -u GOSUMDB")
 	})
@@ -434,7 +449,7 @@ func TestToolchain(t *testing.T) {
 	t.Run("GO111MODULE=off", func(t *testing.T) {
 		f := newFixture(t, "off")
 		f.opts.Offline = true
-		f.opts.Env.GO111MODULE = "off"
+		f.vars.GO111MODULE = "off"
 		expect(t, find(t, f.run(t), AreaToolchain, "GO111MODULE"), Fail, "modules are disabled", "go env -u GO111MODULE")
 		f.env["GO111MODULE"] = "off"
 		expect(t, find(t, f.run(t), AreaToolchain, "GO111MODULE"), Fail, "modules are disabled", "unset GO111MODULE in the environment")
@@ -442,20 +457,20 @@ func TestToolchain(t *testing.T) {
 	t.Run("GOFLAGS", func(t *testing.T) {
 		f := newFixture(t, "off")
 		f.opts.Offline = true
-		f.opts.Env.GOFLAGS = "-mod=vendor -modcacherw"
+		f.vars.GOFLAGS = "-mod=vendor -modcacherw"
 		expect(t, find(t, f.run(t), AreaToolchain, "GOFLAGS"), Warn, "-mod=vendor: packages come from vendor/", "go env -w GOFLAGS=-modcacherw")
-		f.opts.Env.GOFLAGS = "-insecure"
+		f.vars.GOFLAGS = "-insecure"
 		expect(t, find(t, f.run(t), AreaToolchain, "GOFLAGS"), Warn, "no effect since go 1.17", "GOINSECURE")
 	})
 	t.Run("newer go needed", func(t *testing.T) {
 		f := newFixture(t, "https://proxy.golang.org")
 		f.opts.Offline = true
 		write(t, filepath.Join(f.dir, "go.mod"), strings.Replace(gomod, "go 1.22", "go 1.99.1", 1))
-		f.opts.Env.GOTOOLCHAIN = "local"
+		f.vars.GOTOOLCHAIN = "local"
 		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "the project needs go 1.99.1 and GOTOOLCHAIN=local forbids switching", "install go 1.99.1")
-		f.opts.Env.GOTOOLCHAIN = "auto"
+		f.vars.GOTOOLCHAIN = "auto"
 		expect(t, find(t, f.run(t), AreaToolchain, "go version"), OK, "go switches to go 1.99.1", "")
-		f.opts.Env.GOPROXY = "off"
+		f.vars.GOPROXY = "off"
 		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "but GOPROXY=off", "install go 1.99.1")
 	})
 	t.Run("no go", func(t *testing.T) {
@@ -480,7 +495,11 @@ func TestSumdb(t *testing.T) {
 		}))
 		t.Cleanup(db.Close)
 		f := newFixture(t, statusMirror(t, 404))
-		f.opts.Env.GOSUMDB = "sum.test+abcd0123+AAAA " + db.URL
+		_, vkey, err := note.GenerateKey(rand.Reader, "sum.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.vars.GOSUMDB = vkey + " " + db.URL
 		expect(t, find(t, f.run(t), AreaSumdb, "sum.test"), OK, "reached directly at "+db.URL, "")
 	})
 	t.Run("walk stops at ','", func(t *testing.T) {
@@ -519,8 +538,8 @@ func TestCache(t *testing.T) {
 		}
 		f := base(t)
 		f.opts.Writable = nil // the real access(2)
-		os.Chmod(f.opts.Env.GOMODCACHE, 0o555)
-		t.Cleanup(func() { os.Chmod(f.opts.Env.GOMODCACHE, 0o755) })
+		os.Chmod(f.vars.GOMODCACHE, 0o555)
+		t.Cleanup(func() { os.Chmod(f.vars.GOMODCACHE, 0o755) })
 		expect(t, find(t, f.run(t), AreaCache, "GOMODCACHE"), Fail, "not writable by this user", "chown")
 	})
 	t.Run("disk full", func(t *testing.T) {
@@ -547,7 +566,7 @@ func TestCache(t *testing.T) {
 	})
 	t.Run("missing, parent writable", func(t *testing.T) {
 		f := base(t)
-		f.opts.Env.GOMODCACHE = filepath.Join(f.dir, "not", "yet")
+		f.vars.GOMODCACHE = filepath.Join(f.dir, "not", "yet")
 		var asked []string
 		f.opts.Writable = func(dir string) error { asked = append(asked, dir); return nil }
 		expect(t, find(t, f.run(t), AreaCache, "GOMODCACHE"), OK, "does not exist yet", "")
@@ -557,12 +576,12 @@ func TestCache(t *testing.T) {
 	})
 	t.Run("relative", func(t *testing.T) {
 		f := base(t)
-		f.opts.Env.GOMODCACHE = "pkg/mod"
+		f.vars.GOMODCACHE = "pkg/mod"
 		expect(t, find(t, f.run(t), AreaCache, "GOMODCACHE"), Fail, "is relative", "absolute")
 	})
 	t.Run("faulty entries", func(t *testing.T) {
 		f := base(t)
-		cache := f.opts.Env.GOMODCACHE
+		cache := f.vars.GOMODCACHE
 		// A zip that is not a zip, listed in go.sum.
 		write(t, filepath.Join(cache, "cache/download/golang.org/x/text/@v/v0.14.0.zip"), "<html>502</html>")
 		write(t, filepath.Join(cache, "cache/download/golang.org/x/text/@v/v0.14.0.ziphash"), "h1:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
@@ -582,7 +601,7 @@ func TestCache(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	f := newFixture(t, "off")
 	f.opts.Offline = true
-	f.opts.Env.GOPRIVATE = "git.corp.example.com"
+	f.vars.GOPRIVATE = "git.corp.example.com"
 	netrc := filepath.Join(f.dir, "netrc")
 	write(t, netrc, "machine git.corp.example.com\n  login alice\n  password s3cr3t-t0ken\nmacdef init\nmachine evil.example login x password y\n\n")
 	f.env["NETRC"] = netrc
@@ -601,16 +620,20 @@ func TestCredentials(t *testing.T) {
 	write(t, netrc, "machine other.example login bob password pw\n")
 	expect(t, find(t, f.run(t), AreaCredentials, "git.corp.example.com"), Warn, "no credentials for it in "+netrc, "add 'machine git.corp.example.com login <user> password <token>' to "+netrc)
 
-	f.opts.Env.GOAUTH = "off"
+	f.vars.GOAUTH = "off"
 	expect(t, find(t, f.run(t), AreaCredentials, "GOAUTH"), Warn, "go sends no credentials to git.corp.example.com", "go env -u GOAUTH")
 }
 
-func TestNetrcParse(t *testing.T) {
-	got := parseNetrc("machine a.example login al password p1\ndefault login anon password p2\nmachine b.example\n\tlogin bo\n")
-	want := []netrcEntry{{"a.example", "al", true}, {"", "anon", true}, {"b.example", "bo", false}}
-	if !slices.Equal(got, want) {
-		t.Errorf("parseNetrc = %+v, want %+v", got, want)
-	}
+// TestNetrcDefault checks that a "default" netrc entry, which the go
+// command ignores, is not taken for credentials.
+func TestNetrcDefault(t *testing.T) {
+	f := newFixture(t, "off")
+	f.opts.Offline = true
+	f.vars.GOPRIVATE = "git.corp.example.com"
+	netrc := filepath.Join(f.dir, "netrc")
+	write(t, netrc, "machine other.example login bob password pw\ndefault login anon password an0n\n")
+	f.env["NETRC"] = netrc
+	expect(t, find(t, f.run(t), AreaCredentials, "git.corp.example.com"), Warn, "no credentials for it in "+netrc, "add 'machine git.corp.example.com")
 }
 
 func TestProxyEnv(t *testing.T) {
@@ -641,7 +664,7 @@ func TestConnectThroughProxy(t *testing.T) {
 	proxy := closedPort(t)
 	f.env["HTTPS_PROXY"] = proxy
 	pu, _ := url.Parse(proxy)
-	f.opts.Net.Proxy = http.ProxyURL(pu)
+	f.opts.Mirrors.Proxy = http.ProxyURL(pu)
 	f.opts.Timeout = 500 * time.Millisecond
 	expect(t, find(t, f.run(t), AreaMirrors, "mirror.example"), Fail, "connection refused (reaching the proxy HTTPS_PROXY="+proxy+")", "check the HTTP proxy settings")
 }
@@ -659,26 +682,6 @@ func TestRunBounded(t *testing.T) {
 	}
 	if !rep.Failed() {
 		t.Error("hanging mirrors did not fail the report")
-	}
-}
-
-func TestProber(t *testing.T) {
-	m := newMirror(t)
-	res := NewProber(testNet(nil))(t.Context(), ProbeRequest{
-		Mirrors: []string{m.URL, closedPort(t)},
-		SumDB:   "sum.golang.org",
-		Sample:  sampleFile,
-		Timeout: time.Second,
-	})
-	if len(res) != 2 {
-		t.Fatalf("%d results", len(res))
-	}
-	ok := res[0]
-	if ok.Err != nil || !ok.SumDB || ok.Status != 200 || ok.Bytes != 32<<10 || ok.Transfer <= 0 || ok.Connect <= 0 || ok.FirstByte <= 0 {
-		t.Errorf("healthy mirror: %+v", ok)
-	}
-	if bad := res[1]; bad.Err == nil || bad.Stage != "connect" {
-		t.Errorf("closed port: %+v", bad)
 	}
 }
 

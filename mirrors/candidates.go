@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/gomodx/gomodx/goenv"
 )
 
 // builtinMirrors are the public mirrors gomodx also considers when GOPROXY
@@ -59,7 +61,7 @@ func (g *group) hasNamed() bool {
 	return false
 }
 
-// candidates turns GOPROXY, the extra mirrors and the built-in list into
+// candidates turns GOPROXY's entries, the extra mirrors and the built-in list into
 // the groups of the walk:
 //
 //   - GOPROXY naming one or more mirrors, all well-known public ones (the
@@ -74,25 +76,21 @@ func (g *group) hasNamed() bool {
 //     ignored: off means no network.
 //
 // Duplicates within a group are dropped; the first place wins.
-func candidates(goproxy string, extra []string, noBuiltin bool, builtin []string) ([]*group, error) {
-	entries, err := Parse(goproxy)
-	if err != nil {
-		return nil, err
-	}
+func candidates(entries []goenv.Entry, extra []string, noBuiltin bool, builtin []string) ([]*group, error) {
 	extras := make([]*mirror, 0, len(extra))
 	for _, raw := range extra {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
 			continue
 		}
-		e, err := Parse(raw)
+		e, err := goenv.ParseProxy(raw)
 		if err != nil {
 			return nil, fmt.Errorf("extra mirror: %w", err)
 		}
-		if len(e) != 1 || e[0].URL == direct || e[0].URL == off {
-			return nil, fmt.Errorf("extra mirror %s: not a mirror URL", redactRaw(raw))
+		if len(e) != 1 || e[0].Keyword() {
+			return nil, fmt.Errorf("extra mirror %s: not a mirror URL", goenv.Redact(raw))
 		}
-		m, err := newMirror(Entry{URL: e[0].URL})
+		m, err := newMirror(goenv.Entry{URL: e[0].URL})
 		if err != nil {
 			return nil, err
 		}
@@ -119,7 +117,7 @@ func candidates(goproxy string, extra []string, noBuiltin bool, builtin []string
 		g.add(named...)
 		g.add(extras...)
 		for _, raw := range builtin {
-			m, err := newMirror(Entry{URL: raw})
+			m, err := newMirror(goenv.Entry{URL: raw})
 			if err != nil {
 				return nil, err
 			}

@@ -3,6 +3,8 @@ package mirrors
 import (
 	"strings"
 	"testing"
+
+	"github.com/gomodx/gomodx/goenv"
 )
 
 // TestCandidates checks which mirrors are considered, and how they are
@@ -47,7 +49,11 @@ func TestCandidates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			groups, err := candidates(tt.goproxy, tt.extra, tt.noBuiltin, builtinMirrors)
+			entries, err := goenv.ParseProxy(tt.goproxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			groups, err := candidates(entries, tt.extra, tt.noBuiltin, builtinMirrors)
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("candidates = %s, %v; want error %q", describeGroups(groups), err, tt.wantErr)

@@ -3,7 +3,7 @@
 //
 // # Candidates
 //
-// The mirrors come from GOPROXY, with the go command's syntax ([Parse]),
+// The mirrors come from GOPROXY, as goenv.ParseProxy reads it for [New],
 // plus [Options.Extra]. When GOPROXY is the go command's default
 // ("https://proxy.golang.org,direct") or names only well-known public
 // mirrors, a built-in list of public mirrors (proxy.golang.org, goproxy.cn,
@@ -83,7 +83,18 @@
 // # Errors and events
 //
 // A failed Fetch returns an [*Error] listing every mirror asked; [Classify]
-// sorts any failure into a [Class] with a [Class.Hint] for the user.
-// [Options.OnEvent] receives an [Event] for every request, retry, failover,
-// hedge, rejected body and completed file.
+// sorts any failure into a [Class] with a [Class.Hint] for the user, and
+// [Explain] says, for one failed request (a probe's, say), what went wrong
+// and what to do in more detail: the words every command uses, 'gomodx
+// doctor' included. [Options.OnEvent] receives an [Event] for every
+// request, retry, failover, hedge, rejected body and completed file.
+//
+// # Probes
+//
+// [List.Probe] asks every mirror for the probe path, timing DNS, connect,
+// TLS and the first byte, and names the [Stage] where a failure happened;
+// with [Options.ProbeSample] it also downloads a small file to measure the
+// throughput. Probes go through the List's own transport, with the
+// credentials a request would carry, so that a probe's verdict is a
+// download's.
 package mirrors

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/retry"
 	"golang.org/x/mod/module"
 )
@@ -35,11 +36,19 @@ func policy() retry.Policy {
 	}
 }
 
-// newList is New for tests: the List is closed when the test ends, before
-// its servers are.
+// newList is New for tests: GOPROXY is parsed as the go command does, the
+// List dials nothing but loopback unless opts says otherwise, and it is
+// closed when the test ends, before its servers are.
 func newList(t *testing.T, goproxy string, opts Options) *List {
 	t.Helper()
-	l, err := New(goproxy, opts)
+	entries, err := goenv.ParseProxy(goproxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Dial == nil {
+		opts.Dial = loopbackOnly
+	}
+	l, err := New(entries, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +64,10 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// TestMain keeps the tests hermetic: nothing but loopback is ever dialled
-// (any other host fails as a name that does not resolve), and neither the
-// user's netrc nor the user's rank cache is read or written.
+// TestMain keeps the tests hermetic: neither the user's HTTP proxy nor the
+// user's rank cache is used. (newList sees that nothing but loopback is
+// ever dialled.)
 func TestMain(m *testing.M) {
-	dialHook = loopbackOnly
 	tmp, err := os.MkdirTemp("", "mirrors-test-")
 	if err != nil {
 		panic(err)
@@ -67,7 +75,6 @@ func TestMain(m *testing.M) {
 	for k, v := range map[string]string{
 		"HOME":           tmp,
 		"XDG_CACHE_HOME": filepath.Join(tmp, "cache"),
-		"NETRC":          filepath.Join(tmp, "no-netrc"),
 		"HTTP_PROXY":     "",
 		"HTTPS_PROXY":    "",
 		"http_proxy":     "",

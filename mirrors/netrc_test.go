@@ -6,53 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gomodx/gomodx/goenv"
 )
-
-func TestParseNetrc(t *testing.T) {
-	const data = `machine a.example login alice password s3cret
-machine b.example
-	login bob
-	password hunter2
-machine incomplete.example login carol
-macdef init
-machine ignored.example login x password y
-
-machine c.example login dave password pw
-machine a.example login second password ignored
-default
-machine after.example login e password f
-`
-	want := []netrcLine{
-		{"a.example", "alice", "s3cret"},
-		{"b.example", "bob", "hunter2"},
-		{"c.example", "dave", "pw"},
-		{"a.example", "second", "ignored"},
-	}
-	if got := parseNetrc(data); !reflect.DeepEqual(got, want) {
-		t.Errorf("parseNetrc =\n%+v\nwant\n%+v", got, want)
-	}
-}
-
-func TestUseNetrc(t *testing.T) {
-	for goauth, want := range map[string]bool{
-		"":                         true,
-		"netrc":                    true,
-		"off":                      false,
-		"git /src":                 false,
-		"git /src; netrc":          true,
-		"/usr/bin/creds-helper -x": false,
-	} {
-		if got := useNetrc(goauth); got != want {
-			t.Errorf("useNetrc(%q) = %v, want %v", goauth, got, want)
-		}
-	}
-}
 
 // TestNetrcCredentials checks that a mirror gets the credentials the go
 // command would send it, from the netrc file, only over https, and that
@@ -78,15 +38,12 @@ func TestNetrcCredentials(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "https://")
-	netrc := filepath.Join(t.TempDir(), "netrc")
-	if err := os.WriteFile(netrc, []byte("machine "+host+"/go login "+user+" password "+password+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("NETRC", netrc)
+	auth := goenv.Auth{UseNetrc: true, Netrc: goenv.ParseNetrc("machine " + host + "/go login " + user + " password " + password + "\n")}
 
 	var evs events
 	opts := isolated(t)
-	opts.roots = x509Pool(srv)
+	opts.Auth = auth
+	opts.RootCAs = x509Pool(srv)
 	opts.OnEvent = evs.add
 	l := newList(t, srv.URL+"/go", opts)
 	var k keeper
@@ -105,7 +62,7 @@ func TestNetrcCredentials(t *testing.T) {
 	}
 
 	// GOAUTH=off: none either.
-	opts.GOAUTH = "off"
+	opts.Auth = goenv.Auth{}
 	l = newList(t, srv.URL+"/go", opts)
 	err = l.Fetch(testCtx(t), modA, "info", k.store)
 	if Classify(err) != Auth {
@@ -133,11 +90,10 @@ func TestNetrcNotOverHTTP(t *testing.T) {
 		_, p, _ := r.BasicAuth()
 		got <- p
 	})
-	netrc := filepath.Join(t.TempDir(), "netrc")
 	u, _ := url.Parse(srv.URL)
-	os.WriteFile(netrc, []byte("machine "+u.Host+" login a password p\n"), 0o600)
-	t.Setenv("NETRC", netrc)
-	l := newList(t, srv.URL, isolated(t))
+	opts := isolated(t)
+	opts.Auth = goenv.Auth{UseNetrc: true, Netrc: goenv.ParseNetrc("machine " + u.Host + " login a password p\n")}
+	l := newList(t, srv.URL, opts)
 	l.Fetch(testCtx(t), modA, "info", func(io.Reader) error { return nil })
 	if p := <-got; p != "" {
 		t.Errorf("password %q sent over http", p)

@@ -19,10 +19,21 @@ import (
 	"github.com/gomodx/gomodx/retry"
 )
 
-// probePath is what a probe asks a mirror for: small, served by every
-// mirror, and its answer says whether the mirror proxies the checksum
-// database (200) or not (404, 410).
+// probePath is what a probe asks a mirror for, unless Options.SumDB names
+// another database: small, served by every mirror, and its answer says
+// whether the mirror proxies the checksum database (200) or not (404, 410).
 const probePath = "sumdb/sum.golang.org/supported"
+
+// Stage is the step of a request where it failed.
+type Stage string
+
+const (
+	StageDNS       Stage = "dns"        // looking the host up
+	StageConnect   Stage = "connect"    // connecting (to the mirror, or to the HTTP proxy)
+	StageTLS       Stage = "tls"        // the TLS handshake
+	StageFirstByte Stage = "first-byte" // waiting for the answer
+	StageDownload  Stage = "download"   // downloading the probe's sample file
+)
 
 // ProbeResult is what the probe of one mirror found.
 type ProbeResult struct {
@@ -40,7 +51,13 @@ type ProbeResult struct {
 	DNS, Connect, TLS time.Duration
 	FirstByte         time.Duration // from the start of the request to the first byte of the answer
 
-	Err error // why it is not reachable
+	// Bytes of the sample file (Options.ProbeSample) received in
+	// Transfer; 0 when there is none or the mirror does not have it.
+	Bytes    int64
+	Transfer time.Duration
+
+	Err   error // why it is not reachable, or why the sample download failed
+	Stage Stage // where Err happened; "" without Err
 }
 
 // Probe probes every mirror of the walk at once, ignoring the rank cache,
@@ -288,19 +305,22 @@ func markDown(g *group, probed func(*mirror) (reachable bool, err error)) {
 	}
 }
 
-// probe asks m for probePath once, timing each step.
+// probe asks m for the probe path once, timing each step, and then, if
+// the List has a sample file, downloads it over the same connection to
+// measure the throughput.
 func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 	r := ProbeResult{Mirror: m.redacted}
+	path := "sumdb/" + l.sumdb + "/supported"
 	start := time.Now()
 	if m.base.Scheme == "file" {
 		f, err := openFile(ctx, m, ".")
 		if err != nil {
-			r.Status, r.Err = "not found", err
+			r.Status, r.Err, r.Stage = "not found", err, StageFirstByte
 			return r
 		}
 		f.Close()
 		r.Reachable, r.Status, r.FirstByte = true, "ok", time.Since(start)
-		if f, err := openFile(ctx, m, probePath); err == nil {
+		if f, err := openFile(ctx, m, path); err == nil {
 			f.Close()
 			r.SumDB = true
 		}
@@ -332,7 +352,14 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 		ConnectStart:      func(_, _ string) { at(&connStart)() },
 		ConnectDone:       func(_, _ string, _ error) { since(&t.Connect, &connStart) },
 		TLSHandshakeStart: at(&tlsStart),
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { since(&t.TLS, &tlsStart) },
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			since(&t.TLS, &tlsStart)
+			if err != nil {
+				mu.Lock()
+				t.Stage = StageTLS
+				mu.Unlock()
+			}
+		},
 		GotFirstResponseByte: func() {
 			mu.Lock()
 			if t.FirstByte == 0 {
@@ -341,26 +368,14 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 			mu.Unlock()
 		},
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, m.urlFor(probePath), nil)
-	if err != nil {
-		r.Status, r.Err = "error", err
-		return r
-	}
-	req.Header.Set("User-Agent", l.userAgent)
-	l.authorize(req, m)
-	resp, err := l.probes.Do(req)
-	if err == nil {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		resp.Body.Close()
-	}
+	resp, err := l.probeGet(httptrace.WithClientTrace(ctx, trace), m, path, 4<<10)
 	mu.Lock()
 	r.DNS, r.Connect, r.TLS, r.FirstByte = t.DNS, t.Connect, t.TLS, t.FirstByte
+	tlsFailed := t.Stage == StageTLS
 	mu.Unlock()
 	if err != nil {
-		if ue, ok := err.(*url.Error); ok {
-			err = ue.Err
-		}
 		r.Status, r.Err, r.FirstByte = probeStatus(err), err, 0
+		r.Stage = stageOf(err, tlsFailed)
 		return r
 	}
 	if r.FirstByte == 0 {
@@ -378,7 +393,72 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 			r.Status = http.StatusText(resp.StatusCode)
 		}
 	}
+	if l.sample != "" {
+		l.probeSample(m, &r)
+	}
 	return r
+}
+
+// probeSample downloads the List's sample file from m, within the probe
+// timeout of its own, and records its size and time in r: the
+// throughput. A failure is recorded with StageDownload; the mirror still
+// answered.
+func (l *List) probeSample(m *mirror, r *ProbeResult) {
+	ctx, cancel := context.WithTimeout(l.bg, l.probeTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := l.probeGet(ctx, m, l.sample, 16<<20)
+	switch {
+	case err != nil:
+		r.Stage, r.Err = StageDownload, err
+	case resp.StatusCode == http.StatusOK:
+		r.Bytes, r.Transfer = resp.ContentLength, time.Since(start)
+	}
+}
+
+// probeGet sends one request for rel to m, with m's credentials, and reads
+// at most limit bytes of the answer, whose size it puts in ContentLength.
+// The body is closed.
+func (l *List) probeGet(ctx context.Context, m *mirror, rel string, limit int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.urlFor(rel), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", l.userAgent)
+	l.authorize(req, m)
+	resp, err := l.probes.Do(req)
+	if err != nil {
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, limit))
+	resp.Body.Close()
+	resp.ContentLength = n
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// stageOf names the step of a request that err ended: DNS, connect, TLS
+// (tlsFailed says the trace saw the handshake fail), or, when it got past
+// those, the wait for the first byte of the answer.
+func stageOf(err error, tlsFailed bool) Stage {
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &dns):
+		return StageDNS
+	case tlsFailed, retry.Certificate(err), strings.Contains(err.Error(), "tls: "), strings.Contains(err.Error(), "TLS handshake"):
+		return StageTLS
+	case errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect"):
+		return StageConnect
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return StageConnect
+	}
+	return StageFirstByte
 }
 
 // probeStatus names the reason a probe got no answer.
