@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"github.com/gomodx/gomodx/retry"
 	"github.com/gomodx/gomodx/wrap"
 	"github.com/gomodx/gomodx/wrap/heal"
-	"github.com/gomodx/gomodx/wrap/loopback"
 	"github.com/gomodx/gomodx/wrap/progress"
 )
 
@@ -175,10 +173,8 @@ func (c *command) goCommand(ctx context.Context, args []string) error {
 }
 
 // runGo runs the go command with args after fetching what plan says it
-// will need, with GOPROXY pointing at gomodx's loopback proxy so that
-// whatever else it asks for goes through the same mirrors, retries and
-// verification; if go then fails on a corrupt cache entry, it repairs the
-// entry and runs go once more. The exit status is go's.
+// will need, and hands it over to go (wrap.HandOver: a loopback GOPROXY,
+// healing a corrupt cache entry go fails on). The exit status is go's.
 func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.Project, *goenv.Config) prefetch.Targets) error {
 	g, env, err := c.goEnv(ctx, c.cfg.goFlags.C)
 	if err != nil {
@@ -202,37 +198,22 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		return err
 	}
 
-	ep, err := loopback.Serve(s.fetch, s.mirrors, env.Private, c.log)
-	if err != nil {
-		return err
-	}
-	defer ep.Close()
-	g.Env = append(os.Environ(), "GOPROXY="+env.Proxy.For(ep.URL))
-	rep.Finish() // the bar goes before the go command's own output starts
-	// -C is already in args: go changes directory itself.
-	tail := heal.NewTail(64 << 10)
-	code, err := g.Run(ctx, "", c.stdout, io.MultiWriter(c.stderr, tail), args...)
-	if err != nil {
-		return err
-	}
-	if code == 0 || ctx.Err() != nil {
-		return exit(code)
-	}
-	sumdbDir, _ := env.SumdbDir()
-	h := &heal.Healer{Fetch: s.fetch, Project: s.proj, Sums: s.sums, SumdbDir: sumdbDir, Log: c.log}
-	repairs, err := h.Heal(ctx, heal.Diagnose(tail.String(), env.GOMODCACHE, c.goDir()))
-	for _, r := range repairs {
-		rep.Repair(r.Fault.Mod, r.String())
-	}
-	if err != nil {
-		// go's failure stands; this says why gomodx could not mend it.
-		printError(c.stderr, err)
-	}
-	if err != nil || len(repairs) == 0 {
-		return exit(code)
-	}
-	fmt.Fprintf(c.stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
-	return ran(g.Run(ctx, "", c.stdout, c.stderr, args...))
+	return ran(g.HandOver(ctx, args, wrap.HandOver{
+		Env:     env,
+		Fetch:   s.fetch,
+		Mirrors: s.mirrors,
+		Project: s.proj,
+		Sums:    s.sums,
+		Dir:     c.goDir(),
+		Stdout:  c.stdout,
+		Stderr:  c.stderr,
+		Log:     c.log,
+		Started: rep.Finish, // the bar goes before the go command's own output starts
+		Repaired: func(r heal.Repair) {
+			rep.Repair(r.Fault.Mod, r.String())
+		},
+		HealFailed: func(err error) { printError(c.stderr, err) },
+	}))
 }
 
 // session is what one command fetches with: the project, the mirrors and
