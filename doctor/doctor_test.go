@@ -351,6 +351,7 @@ func TestGOPROXY(t *testing.T) {
 		{"https://a.example", OK, "nothing after that", ""},
 		{"ftp://a.example", Fail, "invalid proxy URL scheme (must be https, http, file): ftp://a.example", "GOPROXY"},
 		{"https://user:pa55@a.example", OK, "https://user:xxxxx@a.example", ""},
+		{"https://user:pa55@a b.example", Fail, `parse "https://user:xxxxx@a b.example": invalid character " " in host name`, "GOPROXY"},
 	}
 	for i, tt := range tests {
 		// Not named after GOPROXY: t.TempDir's name would hold the password.
@@ -360,6 +361,7 @@ func TestGOPROXY(t *testing.T) {
 			rep := f.run(t)
 			expect(t, find(t, rep, AreaProxy, "GOPROXY"), tt.status, tt.detail, tt.fix)
 			var buf bytes.Buffer
+			rep.WriteText(&buf)
 			rep.WriteJSON(&buf)
 			if strings.Contains(buf.String(), "pa55") {
 				t.Error("the report shows a password from GOPROXY")
