@@ -86,7 +86,6 @@ type List struct {
 	userAgent string
 	log       *slog.Logger
 	onEvent   func(Event)
-	auth      goenv.Auth
 	sumdb     string // the database probes ask about
 	sample    string // the file probes download, or ""
 
@@ -122,7 +121,6 @@ func New(proxy []goenv.Entry, opts Options) (*List, error) {
 		userAgent:    opts.UserAgent,
 		log:          opts.Logger,
 		onEvent:      opts.OnEvent,
-		auth:         opts.Auth,
 		sumdb:        cmp.Or(opts.SumDB, "sum.golang.org"),
 		sample:       opts.ProbeSample,
 		probeTimeout: opts.ProbeTimeout,
@@ -166,8 +164,9 @@ func New(proxy []goenv.Entry, opts Options) (*List, error) {
 	if opts.RootCAs != nil {
 		transport.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs}
 	}
-	l.client = l.policy.ClientFor(transport, l.log)
-	l.probes = &http.Client{Transport: transport, CheckRedirect: retry.CheckRedirect}
+	creds := newCredentials(transport, opts.Auth, groups)
+	l.client = l.policy.ClientFor(creds, l.log)
+	l.probes = &http.Client{Transport: creds, CheckRedirect: retry.CheckRedirect}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}

@@ -425,7 +425,6 @@ func (l *List) probeGet(ctx context.Context, m *mirror, rel string, limit int64)
 		return nil, err
 	}
 	req.Header.Set("User-Agent", l.userAgent)
-	l.authorize(req, m)
 	resp, err := l.probes.Do(req)
 	if err != nil {
 		if ue, ok := err.(*url.Error); ok {

@@ -433,7 +433,6 @@ func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, re
 		return nil, err
 	}
 	req.Header.Set("User-Agent", l.userAgent)
-	l.authorize(req, m)
 	resp, err := l.client.Do(req)
 	if err != nil {
 		// The mirror and file are named by Error; drop `Get "URL": `.
