@@ -130,6 +130,9 @@ func classify(err error) Class {
 	case retry.Certificate(err):
 		return Certificate
 	}
+	if cd, ok := errors.AsType[*cachedDown](err); ok {
+		return cd.class
+	}
 	if se, ok := errors.AsType[*retry.StatusError](err); ok {
 		switch se.Code {
 		case http.StatusNotFound, http.StatusGone:

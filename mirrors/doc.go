@@ -52,7 +52,10 @@
 // still count. The ranking is cached on disk for [Options.RankTTL] (default 10 minutes),
 // keyed by the group's mirrors, so the next run starts fetching at once;
 // it is probed again when stale, or in the background when a mirror ranked
-// from the cache fails. A single mirror is never probed: there is nothing
+// from the cache fails. The cache also remembers which mirrors the probe
+// set aside (below), and a run ranked from it sets them aside too: an
+// unreachable mirror costs one failed probe per cache lifetime, not a
+// request per file. A single mirror is never probed: there is nothing
 // to choose.
 //
 // During a run, each mirror keeps moving averages of its time to response

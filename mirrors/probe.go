@@ -262,18 +262,26 @@ func (l *List) applyProbe(g *group, order []*mirror, got map[*mirror]*ProbeResul
 	}
 	markDown(g, func(m *mirror) (bool, error) {
 		r := got[m]
-		if r == nil || r.Reachable {
+		if r == nil {
 			return true, nil
 		}
-		// Only a verdict as final as a request's own (no such host,
-		// refused, an untrusted certificate) sets a mirror aside; a slow
-		// probe only ranks it last.
-		if c := Classify(r.Err); c != Unreachable && c != Certificate {
-			return true, nil
-		}
-		return false, r.Err
+		err := finalProbe(r)
+		return err == nil, err
 	})
 	g.fromCache = false
+}
+
+// finalProbe returns the failure of a probe that sets its mirror aside:
+// only a verdict as final as a request's own (no such host, refused, an
+// untrusted certificate); a slow probe only ranks the mirror last.
+func finalProbe(r *ProbeResult) error {
+	if r.Reachable || r.Err == nil {
+		return nil
+	}
+	if c := Classify(r.Err); c != Unreachable && c != Certificate {
+		return nil
+	}
+	return r.Err
 }
 
 // markDown sets aside, for the run, the mirrors of g that a probe found
