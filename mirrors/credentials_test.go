@@ -294,4 +294,3 @@ func TestFetchCredentials(t *testing.T) {
 		t.Errorf("log has no failure line:\n%s", logs.String())
 	}
 }
-
