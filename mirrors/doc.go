@@ -7,8 +7,9 @@
 // plus [Options.Extra]. When GOPROXY is the go command's default
 // ("https://proxy.golang.org,direct") or names only well-known public
 // mirrors, a built-in list of public mirrors (proxy.golang.org, goproxy.cn,
-// goproxy.io, mirrors.aliyun.com/goproxy) joins them, unless
-// [Options.NoBuiltin]. A GOPROXY that names anything else, such as a
+// goproxy.io, mirrors.aliyun.com/goproxy) stands behind them as the rescue
+// group, unless [Options.NoBuiltin]: asked only when GOPROXY's mirrors
+// cannot serve a file. A GOPROXY that names anything else, such as a
 // company proxy, is used exactly as written: no public mirror is added.
 //
 // # Who may see a module path
@@ -20,9 +21,8 @@
 //
 //   - The walk is cut into groups of interchangeable mirrors: a run of
 //     GOPROXY entries joined by '|', with the extra mirrors added to the
-//     first run; or, when the built-in list applies, all the public mirrors
-//     (GOPROXY's, the extra and the built-in ones) as one group. "direct"
-//     and "off" are groups of their own and keep their meaning.
+//     first run. "direct" and "off" are groups of their own and keep their
+//     meaning.
 //   - Within a group, any order is one GOPROXY allows, so gomodx picks the
 //     order: probe ranking, then the live scoreboard. It may retry a mirror
 //     as much as the [retry.Policy] allows, hedge a slow request to the next
@@ -32,16 +32,25 @@
 //     moves past a group ending in '|' after any failure, and past one
 //     ending in ',' only when the file was not found: every mirror of the
 //     group named by GOPROXY that was asked said 404 or 410, and none of them
-//     failed otherwise or was set aside. (Extra and built-in mirrors can only
-//     help: their failures do not keep the walk from moving on, as GOPROXY
-//     without them would have. A group with no GOPROXY mirror is not found
-//     when every mirror asked said so.) This is stricter than the go
-//     command, whose verdict for a run is that of whichever mirror came
-//     last, and it does not depend on the order gomodx chose.
+//     failed otherwise or was set aside. (Extra mirrors can only help: their
+//     failures do not keep the walk from moving on, as GOPROXY without them
+//     would have. A group with no GOPROXY mirror is not found when every
+//     mirror asked said so.) This is stricter than the go command, whose
+//     verdict for a run is that of whichever mirror came last, and it does
+//     not depend on the order gomodx chose.
+//   - Only where the walk would stop on a failure, where the go command
+//     would fail, does the rescue group come in: the built-in mirrors are
+//     asked as one more group, interchangeable among themselves. A
+//     not-found never leads there, and a file they cannot serve fails with
+//     GOPROXY's own error. The first time, an [Event] of kind Rescued
+//     announces the switch, before a built-in mirror sees a path. Until
+//     then the built-in mirrors get nothing, not even a probe.
 //
 // # Ranking and the scoreboard
 //
-// A group of more than one mirror is probed once, all mirrors at once, with
+// A group of more than one mirror (or a single one with the rescue group
+// behind it, whose probe can send its files to the rescue at once) is
+// probed once, all mirrors at once, with
 // a short deadline ([Options.ProbeTimeout]): a GET of
 // <mirror>/sumdb/sum.golang.org/supported, timed with net/http/httptrace.
 // Any HTTP answer counts as reachable. Mirrors are ranked by reachability,

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomodx/gomodx/goenv"
@@ -80,6 +81,8 @@ type Options struct {
 // background.
 type List struct {
 	groups    []*group
+	rescue    *group      // the built-in mirrors, when they apply; nil otherwise
+	rescued   atomic.Bool // the switch to the rescue group was announced
 	policy    retry.Policy
 	client    *http.Client // retrying
 	probes    *http.Client // one try, same connections
@@ -111,12 +114,13 @@ func New(proxy []goenv.Entry, opts Options) (*List, error) {
 	if builtin == nil {
 		builtin = builtinMirrors
 	}
-	groups, err := candidates(proxy, opts.Extra, opts.NoBuiltin, builtin)
+	groups, rescue, err := candidates(proxy, opts.Extra, opts.NoBuiltin, builtin)
 	if err != nil {
 		return nil, err
 	}
 	l := &List{
 		groups:       groups,
+		rescue:       rescue,
 		policy:       opts.Policy,
 		userAgent:    opts.UserAgent,
 		log:          opts.Logger,
@@ -173,8 +177,8 @@ func New(proxy []goenv.Entry, opts Options) (*List, error) {
 
 	// One score per URL, shared by the groups that have it.
 	scores := map[string]*score{}
-	for _, g := range groups {
-		if len(g.mirrors) > 1 {
+	for _, g := range l.all() {
+		if l.probed(g) {
 			g.ready = make(chan struct{})
 		}
 		for _, m := range g.mirrors {

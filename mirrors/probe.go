@@ -39,6 +39,7 @@ const (
 type ProbeResult struct {
 	Mirror string // the mirror's URL without its password
 	Group  int    // the index of its group in the walk; mirrors of a group are interchangeable
+	Rescue bool   // a built-in mirror, asked only when GOPROXY's mirrors cannot serve a file
 	Rank   int    // 1 for the mirror asked first, and so on over the whole walk; 0 when unreachable
 
 	Reachable  bool   // it answered with any HTTP status (a file:// directory exists)
@@ -60,16 +61,17 @@ type ProbeResult struct {
 	Stage Stage // where Err happened; "" without Err
 }
 
-// Probe probes every mirror of the walk at once, ignoring the rank cache,
-// waits for all of them (at most [Options.ProbeTimeout]), ranks each group
-// by the results, stores the rankings in the rank cache and uses them for
-// later fetches. It returns one result per mirror of each group, in the
-// order mirrors are asked: group by group, best first. "direct" and "off"
-// are not mirrors and have no result.
+// Probe probes every mirror of the walk and of the rescue group at once,
+// ignoring the rank cache, waits for all of them (at most
+// [Options.ProbeTimeout]), ranks each group by the results, stores the
+// rankings in the rank cache and uses them for later fetches. It returns
+// one result per mirror of each group, in the order mirrors are asked:
+// group by group, best first, the rescue group last. "direct" and "off"
+// are not mirrors and have no result. (A probe carries no module path.)
 func (l *List) Probe(ctx context.Context) []ProbeResult {
 	seen := map[*mirror]bool{}
 	var all []*mirror
-	for _, g := range l.groups {
+	for _, g := range l.all() {
 		for _, m := range g.mirrors {
 			if !m.keyword() && !seen[m] {
 				seen[m] = true
@@ -94,12 +96,12 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 
 	var out []ProbeResult
 	rank := 0
-	for i, g := range l.groups {
+	for i, g := range l.all() {
 		if g.keyword() {
 			continue
 		}
 		order := rankOrder(g.mirrors, got)
-		if len(g.mirrors) > 1 {
+		if l.probed(g) {
 			l.mu.Lock()
 			g.ranking = true
 			l.mu.Unlock()
@@ -109,7 +111,7 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 		}
 		for _, m := range order {
 			r := *got[m]
-			r.Group = i
+			r.Group, r.Rescue = i, g == l.rescue
 			if r.Reachable {
 				rank++
 				r.Rank = rank
@@ -120,10 +122,29 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 	return out
 }
 
-// ranked returns once g is ranked: at once for a single mirror, else from
-// the rank cache or a probe.
+// all returns the groups of the walk, then the rescue group if any.
+func (l *List) all() []*group {
+	if l.rescue == nil {
+		return l.groups
+	}
+	return append(slices.Clip(l.groups), l.rescue)
+}
+
+// probed reports whether g is ranked by a probe: a group of several
+// mirrors; or one alone with the rescue group behind it, whose probe can
+// set it aside, so that its files go to the rescue group at once instead
+// of failing there one by one.
+func (l *List) probed(g *group) bool {
+	if g.keyword() {
+		return false
+	}
+	return len(g.mirrors) > 1 || l.rescue != nil && g != l.rescue
+}
+
+// ranked returns once g is ranked: at once for a group that is not
+// probed, else from the rank cache or a probe.
 func (l *List) ranked(ctx context.Context, g *group) {
-	if len(g.mirrors) < 2 {
+	if !l.probed(g) {
 		return
 	}
 	l.mu.Lock()
@@ -260,7 +281,7 @@ func (l *List) applyProbe(g *group, order []*mirror, got map[*mirror]*ProbeResul
 			m.score.sumDB = r.SumDB
 		}
 	}
-	markDown(g, func(m *mirror) (bool, error) {
+	l.markDown(g, func(m *mirror) (bool, error) {
 		r := got[m]
 		if r == nil {
 			return true, nil
@@ -287,16 +308,17 @@ func finalProbe(r *ProbeResult) error {
 // markDown sets aside, for the run, the mirrors of g that a probe found
 // unreachable, so that no request fails over to them only to fail again,
 // and clears that for those it reached. It leaves g alone when every
-// mirror of it failed: a group must stay usable, and its own requests
-// will tell. Under l.mu.
-func markDown(g *group, probed func(*mirror) (reachable bool, err error)) {
+// mirror of it failed and nothing comes after it: a group must stay
+// usable, and its own requests will tell. With the rescue group behind g,
+// its files go there instead. Under l.mu.
+func (l *List) markDown(g *group, probed func(*mirror) (reachable bool, err error)) {
 	var down []*mirror
 	for _, m := range g.mirrors {
 		if ok, _ := probed(m); !ok {
 			down = append(down, m)
 		}
 	}
-	if len(down) == len(g.mirrors) {
+	if len(down) == len(g.mirrors) && (l.rescue == nil || g == l.rescue) {
 		return
 	}
 	for _, m := range g.mirrors {

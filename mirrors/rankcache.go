@@ -127,7 +127,7 @@ func (l *List) applyCached(g *group, e *rankEntry) {
 			down[m] = &cachedDown{msg: c.Down, class: class, at: e.Probed}
 		}
 	}
-	markDown(g, func(m *mirror) (bool, error) {
+	l.markDown(g, func(m *mirror) (bool, error) {
 		err, isDown := down[m]
 		return !isDown, err
 	})

@@ -60,6 +60,7 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 		bodyFails: map[*mirror]int{},
 	}
 	defer f.flush()
+	failed := false
 	for _, g := range l.groups {
 		if g.keyword() {
 			err := ErrOff
@@ -70,14 +71,18 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 			return fail
 		}
 		ok, notFound := f.group(ctx, g)
+		failed = !notFound
 		switch {
 		case ok:
 			return nil
 		case f.local != nil, ctx.Err() != nil, retry.CheckLimit(ctx) != nil:
 			return fail
 		case !notFound && !g.fallBackOnError:
-			return fail
+			return f.rescue(ctx)
 		}
+	}
+	if failed {
+		return f.rescue(ctx)
 	}
 	return fail
 }

@@ -435,6 +435,12 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		r.warn("%s from %s does not verify: %s; %s", subject(ev), mirrorName(ev.Mirror), r.red(shortError(ev.Err)), then)
 		delete(r.inflight, rk)
 
+	case mirrors.Rescued:
+		// Said even with Quiet: it is about who sees the module paths.
+		je.Action = "rescue"
+		r.printf("%s from %s: %s; asking the built-in mirror %s instead", subject(ev), mirrorName(ev.Mirror), shortError(ev.Err), mirrorName(ev.Next))
+		r.println("gomodx: hint: --no-builtin-mirrors (or GOMODX_NO_BUILTIN_MIRRORS=1) forbids the built-in mirrors; 'go env -w GOPROXY=" + ev.GOPROXY + "' makes the switch permanent")
+
 	case mirrors.Done:
 		// The file's "done" event, when prefetch reports it in the cache,
 		// carries the mirror and the time.

@@ -667,3 +667,21 @@ func TestOtherRequests(t *testing.T) {
 		t.Errorf("state left behind: %d files, %d requests", len(r.files), len(r.inflight))
 	}
 }
+
+// TestRescued checks the notice of a switch to the built-in mirrors: said
+// even with --quiet, with how to forbid it and how to make it permanent,
+// and in the JSON stream.
+func TestRescued(t *testing.T) {
+	var stderr, events bytes.Buffer
+	r, _ := newTest(Options{Stderr: &stderr, JSON: &events, Quiet: true})
+	r.Mirror(mirrors.Event{Kind: mirrors.Rescued, Mod: modA, File: "zip", Mirror: "https://proxy.golang.org", Next: mirror1,
+		Err: errors.New("dial tcp: lookup proxy.golang.org: no such host"), GOPROXY: mirror1 + ",direct"})
+	want := "gomodx: 14:03:00 example.com/a@v1.0.0: .zip from proxy.golang.org: dial tcp: lookup proxy.golang.org: no such host; asking the built-in mirror goproxy.cn instead\n" +
+		"gomodx: hint: --no-builtin-mirrors (or GOMODX_NO_BUILTIN_MIRRORS=1) forbids the built-in mirrors; 'go env -w GOPROXY=https://goproxy.cn,direct' makes the switch permanent\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+	if !strings.Contains(events.String(), `"Action":"rescue","Module":"example.com/a","Version":"v1.0.0","File":"zip","Mirror":"https://proxy.golang.org","Next":"https://goproxy.cn"`) {
+		t.Errorf("JSON: %s", events.String())
+	}
+}
