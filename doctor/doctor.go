@@ -156,18 +156,22 @@ func Run(ctx context.Context, opts Options) *Report {
 	// once; the rest are instant.
 	var wg sync.WaitGroup
 	if !opts.Offline {
-		l, err := d.newMirrors()
-		if err == nil {
-			defer l.Close()
+		// Two views of the mirrors: every mirror gomodx may ask, built-in
+		// ones included, to probe (a probe carries no module path); and
+		// GOPROXY's alone, for the lookups of the project's modules,
+		// which must reach only the mirrors go itself would send them to.
+		probe, err1 := d.newMirrors(true)
+		lookup, err2 := d.newMirrors(false)
+		if err1 == nil && err2 == nil {
+			defer probe.Close()
+			defer lookup.Close()
 			wg.Go(func() {
 				if len(d.mirrors()) > 0 {
-					d.probes = l.Probe(ctx)
+					d.probes = probe.Probe(ctx)
 				}
-				// After the probes, so that the lookups go through the
-				// ranking they made, as a download's would.
-				d.lookupPrivate(ctx, l)
+				d.lookupPrivate(ctx, lookup)
 			})
-			wg.Go(func() { d.directSumdb(ctx, l) })
+			wg.Go(func() { d.directSumdb(ctx, lookup) })
 		}
 	}
 	wg.Go(func() { d.checkCacheIO(ctx) })

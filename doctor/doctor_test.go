@@ -731,3 +731,43 @@ summary: 1 FAIL, 1 warn; what to do first:
 		t.Errorf("JSON = %s", buf.String())
 	}
 }
+
+// TestRecommendGOPROXY runs doctor where GOPROXY's only mirror does not
+// resolve, as goproxy.cn does not on some networks, and a public mirror
+// doctor measures does answer: the fix is the GOPROXY its measurements
+// show works, not a fall-through to direct (which is not measured), and
+// --fix applies it; GOPRIVATE is left alone.
+func TestRecommendGOPROXY(t *testing.T) {
+	works := newMirror(t)
+	f := newFixture(t, "https://goproxy.cn,direct")
+	f.vars.GOPRIVATE = "git.corp.example.com,github.com/acme"
+	f.opts.Mirrors.Builtin = []string{works.URL, "https://goproxy.cn"}
+	rep := f.run(t)
+	want := "go env -w GOPROXY=" + works.URL + ",direct"
+	c := expectFind(t, rep, AreaMirrors, "https://goproxy.cn")
+	expect(t, c, Fail, "DNS: no such host goproxy.cn", want)
+	if strings.Contains(c.Fix, "falls through to direct") {
+		t.Errorf("fix %q sends go to direct, which doctor did not measure", c.Fix)
+	}
+	if rep.First[0] != c.Fix {
+		t.Errorf("first thing to do = %q, want %q", rep.First[0], c.Fix)
+	}
+	if got := rep.GoEnvFixes; len(got) != 1 || strings.Join(got[0], " ") != "env -w GOPROXY="+works.URL+",direct" {
+		t.Errorf("GoEnvFixes = %q", got)
+	}
+	// The built-in mirrors are listed, with when they are used.
+	expect(t, find(t, rep, AreaMirrors, "built-in mirrors"), OK, works.URL+": gomodx asks them only when GOPROXY's mirrors cannot serve a file", "")
+	expect(t, find(t, rep, AreaMirrors, works.URL), OK, "built-in: ", "")
+}
+
+// expectFind is find for a check whose name is exactly name.
+func expectFind(t *testing.T, rep *Report, area Area, name string) Check {
+	t.Helper()
+	for _, c := range rep.Checks {
+		if c.Area == area && c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no %s check named %q in %+v", area, name, rep.Checks)
+	return Check{}
+}

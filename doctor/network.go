@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,12 +27,15 @@ const sampleFile = "golang.org/x/sync/@v/v0.10.0.zip"
 
 // newMirrors returns the mirrors of GOPROXY, as gomodx reaches them for a
 // download (Options.Mirrors), but within doctor's timeout, without
-// retries, hedges or the rank cache, and without mirrors GOPROXY does not
-// name: doctor asks each mirror once, and only what go would ask it.
-func (d *run) newMirrors() (*mirrors.List, error) {
+// retries, hedges or the rank cache: doctor asks each mirror once. With
+// builtin, the built-in mirrors come too, when a download would use them;
+// without, only the mirrors GOPROXY names, for what the go command would
+// ask them.
+func (d *run) newMirrors(builtin bool) (*mirrors.List, error) {
 	opts := d.opts.Mirrors
 	opts.Policy = retry.Policy{Timeout: d.opts.Timeout, MaxTotal: 4 * d.opts.Timeout}
-	opts.Extra, opts.NoBuiltin = nil, true
+	opts.Extra = nil
+	opts.NoBuiltin = opts.NoBuiltin || !builtin
 	opts.ProbeTimeout = d.opts.Timeout
 	opts.ProbeSample = sampleFile
 	opts.SumDB = d.sumdbName()
@@ -174,7 +179,8 @@ func (d *run) probeByURL() map[string]mirrors.ProbeResult {
 	return byURL
 }
 
-// mirrorChecks gives each mirror in GOPROXY a verdict from its probe.
+// mirrorChecks gives each mirror in GOPROXY a verdict from its probe, and
+// says which built-in mirrors gomodx would turn to, and when.
 func (d *run) mirrorChecks() {
 	if d.proxyErr != nil {
 		return
@@ -190,10 +196,11 @@ func (d *run) mirrorChecks() {
 	for _, r := range d.probes {
 		healthy[r.Mirror] = probeOK(r)
 	}
+	rec := d.recommend()
 	for i, p := range d.proxies {
 		switch {
 		case p.URL == goenv.Direct:
-			d.add(AreaMirrors, "direct", OK, "modules no mirror has are fetched from their own repositories (git must be installed and each host reachable)", "")
+			d.add(AreaMirrors, "direct", OK, "not checked: modules no mirror has are fetched from their own repositories, which needs git and each host reachable", "")
 			continue
 		case p.URL == goenv.Off:
 			continue
@@ -227,6 +234,12 @@ func (d *run) mirrorChecks() {
 		case next != "" && !p.FallBackOnError:
 			after = fmt.Sprintf("; with ',' after it go stops here instead of trying %s (only 404 and 410 move on)", next)
 		}
+		// How to make go move on from here: to a mirror measured to work
+		// (direct is not measured, so it is never the way out).
+		pipe := ""
+		if !p.FallBackOnError && next != "" && next != goenv.Direct {
+			pipe = "; and put '|' after it in GOPROXY, so that go falls through to " + next + " on errors"
+		}
 		switch code := r.HTTPStatus; {
 		case r.Err != nil:
 			what, fix := mirrors.Explain(r.Err, r.Stage, host, d.opts.Timeout)
@@ -234,8 +247,9 @@ func (d *run) mirrorChecks() {
 				what += " (reaching the proxy " + px + ")"
 				fix = "check the HTTP proxy settings"
 			}
-			if !p.FallBackOnError && next != "" {
-				fix += "; and put '|' after it in GOPROXY, so that go falls through to " + next + " on errors"
+			fix += pipe
+			if rec != "" {
+				fix = rec
 			}
 			d.add(AreaMirrors, name, status, what+after, fix)
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -245,15 +259,96 @@ func (d *run) mirrorChecks() {
 			d.add(AreaMirrors, name, status, "the HTTP proxy answers 407 Proxy Authentication Required"+after,
 				"put the proxy's credentials in HTTPS_PROXY (http://user:password@proxy:port)")
 		case code >= 500:
-			fix := "the mirror is failing: put a healthy mirror first in GOPROXY"
-			if !p.FallBackOnError && next != "" {
-				fix += "; and put '|' after it in GOPROXY, so that go falls through to " + next + " on errors"
+			fix := "the mirror is failing: put a healthy mirror first in GOPROXY" + pipe
+			if rec != "" {
+				fix = rec
 			}
 			d.add(AreaMirrors, name, status, fmt.Sprintf("answers %d %s%s", code, http.StatusText(code), after), fix)
 		default:
 			d.add(AreaMirrors, name, OK, timings(r, d.sumdbName()), "")
 		}
 	}
+	d.builtinChecks()
+}
+
+// builtinChecks says which built-in mirrors gomodx would turn to, when,
+// and how each answers here.
+func (d *run) builtinChecks() {
+	var names []string
+	var builtin []mirrors.ProbeResult
+	for _, r := range d.probes {
+		if r.Rescue {
+			names = append(names, r.Mirror)
+			builtin = append(builtin, r)
+		}
+	}
+	switch {
+	case len(d.mirrors()) == 0:
+		return
+	case d.opts.Mirrors.NoBuiltin:
+		d.add(AreaMirrors, "built-in mirrors", OK, "not used (--no-builtin-mirrors): gomodx asks only GOPROXY's mirrors", "")
+		return
+	case len(builtin) == 0:
+		d.add(AreaMirrors, "built-in mirrors", OK, "not used with this GOPROXY: gomodx asks only its mirrors", "")
+		return
+	}
+	d.add(AreaMirrors, "built-in mirrors", OK, words(names)+": gomodx asks them only when GOPROXY's mirrors cannot serve a file (unreachable, timing out, failing; never after a 404 or 410), and says so when it does; --no-builtin-mirrors (GOMODX_NO_BUILTIN_MIRRORS=1) forbids them", "")
+	for _, r := range builtin {
+		detail := "built-in: " + timings(r, d.sumdbName())
+		if !probeOK(r) {
+			detail = "built-in: not usable here"
+			if r.Err != nil {
+				what, _ := mirrors.Explain(r.Err, r.Stage, hostOf(r.Mirror), d.opts.Timeout)
+				detail += " (" + what + ")"
+			} else {
+				detail += fmt.Sprintf(" (answers %d %s)", r.HTTPStatus, http.StatusText(r.HTTPStatus))
+			}
+		}
+		d.add(AreaMirrors, r.Mirror, OK, detail, "")
+	}
+}
+
+// recommend returns the fix that sets GOPROXY to the mirrors doctor
+// measured working here, the fastest first, when a mirror of GOPROXY fails
+// and GOPROXY names only public mirrors (so that the built-in ones are
+// candidates too); else "". The private-module settings (GOPRIVATE,
+// GONOPROXY, GONOSUMDB) stay as they are, and so does GOPROXY's end
+// (direct or off). The 'go env -w' line goes to GoEnvFixes, for --fix.
+func (d *run) recommend() string {
+	public, failing := false, false
+	var working []mirrors.ProbeResult
+	named := map[string]bool{}
+	for _, p := range d.proxies {
+		named[p.Redacted()] = true
+	}
+	for _, r := range d.probes {
+		public = public || r.Rescue
+		switch {
+		case !probeOK(r):
+			failing = failing || named[r.Mirror]
+		case strings.HasPrefix(r.Mirror, "https://") || strings.HasPrefix(r.Mirror, "http://"):
+			working = append(working, r)
+		}
+	}
+	if !public || !failing || len(working) == 0 {
+		return ""
+	}
+	slices.SortStableFunc(working, func(a, b mirrors.ProbeResult) int { return cmp.Compare(a.FirstByte, b.FirstByte) })
+	var list []string
+	for _, r := range working {
+		list = append(list, r.Mirror)
+	}
+	value := strings.Join(list, "|")
+	if last := d.proxies[len(d.proxies)-1]; last.Keyword() {
+		value += "," + last.URL
+	}
+	if value == d.env.GOPROXY {
+		return ""
+	}
+	if !d.fromOSEnv("GOPROXY") && !slices.ContainsFunc(d.report.GoEnvFixes, func(a []string) bool { return strings.HasPrefix(a[len(a)-1], "GOPROXY=") }) {
+		d.report.GoEnvFixes = append(d.report.GoEnvFixes, []string{"env", "-w", "GOPROXY=" + value})
+	}
+	return d.setCmd("GOPROXY", value) + " (the mirrors that answer here, fastest first; GOPRIVATE and GONOSUMDB stay as they are)"
 }
 
 // probeOK reports whether a mirror answered as a working one does: any
