@@ -180,8 +180,10 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 	if err != nil {
 		return err
 	}
-	if !env.Proxy.Proxied() {
-		// GOPROXY=off or direct: there is nothing gomodx may fetch.
+	if why := cannotFetch(env); why != "" {
+		// go runs alone, and says in its own words what is wrong, if
+		// anything is for what it does.
+		c.log.Info("not fetching", "reason", why)
 		return ran(g.Run(ctx, c.cfg.goFlags.C, c.stdout, c.stderr, args...))
 	}
 	rep, done, err := c.reporter()
@@ -214,6 +216,21 @@ func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.
 		},
 		HealFailed: func(err error) { printError(c.stderr, err) },
 	}))
+}
+
+// cannotFetch says why gomodx has nothing to fetch with env, or "": a
+// GOPROXY of off or direct, or no usable GOMODCACHE, which the go command
+// complains about only when it needs it, so that it must not stop a
+// command go runs without it. (A GOPROXY that does not parse stops
+// gomodx, with the password hidden: go's own message would show it.)
+func cannotFetch(env *goenv.Config) string {
+	switch {
+	case !env.Proxy.Proxied():
+		return "GOPROXY is off, or starts with direct"
+	case env.GOMODCACHE == "" || !filepath.IsAbs(env.GOMODCACHE):
+		return "no absolute GOMODCACHE"
+	}
+	return ""
 }
 
 // session is what one command fetches with: the project, the mirrors and
@@ -264,15 +281,21 @@ func (c *command) session(ctx context.Context, env *goenv.Config, args []string,
 		Progress:   rep.File,
 	}
 	var db *checksum.DB
-	db, err = checksum.Open(checksum.Options{
-		Env: env,
-		Remote: func(ctx context.Context, name, path string) ([]byte, error) {
-			return src.SumDB(ctx, name, db.URL(), path)
-		},
-	})
-	if err != nil {
-		src.Close()
-		return nil, err
+	if env.SumDB.Err != nil {
+		// What go.sum does not vouch for is left to the go command, which
+		// reports the GOSUMDB if it needs it.
+		c.log.Info("not asking the checksum database", "reason", env.SumDB.Err)
+	} else {
+		db, err = checksum.Open(checksum.Options{
+			Env: env,
+			Remote: func(ctx context.Context, name, path string) ([]byte, error) {
+				return src.SumDB(ctx, name, db.URL(), path)
+			},
+		})
+		if err != nil {
+			src.Close()
+			return nil, err
+		}
 	}
 	if db != nil {
 		opts.Checksums = db.Lookup
@@ -298,7 +321,8 @@ func (c *command) mirrorOptions(env *goenv.Config, onEvent func(mirrors.Event)) 
 	return opts
 }
 
-// mirrorList is the GOPROXY mirrors with gomodx's flags applied.
+// mirrorList is the GOPROXY mirrors with gomodx's flags applied. A
+// GOPROXY that does not parse is the go command's error.
 func (c *command) mirrorList(env *goenv.Config, onEvent func(mirrors.Event)) (*mirrors.List, error) {
 	if env.Proxy.Err != nil {
 		return nil, env.Proxy.Err
