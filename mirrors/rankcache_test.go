@@ -30,7 +30,7 @@ func TestRankCacheRemembersDown(t *testing.T) {
 	// The good mirror fails the first request for each file: a failover
 	// would go to the other mirror of the group.
 	seen := map[string]bool{}
-	var mu chan struct{} = make(chan struct{}, 1)
+	mu := make(chan struct{}, 1)
 	good := serve(t, func(_ int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
 		mu <- struct{}{}
 		first := !seen[r.URL.Path]
