@@ -63,7 +63,7 @@ type ProbeResult struct {
 
 // Probe probes every mirror of the walk and of the rescue group at once,
 // ignoring the rank cache, waits for all of them (at most
-// [Options.ProbeTimeout]), ranks each group by the results, stores the
+// [Options.ProbeTimeout], twice that with a sample file), ranks each group by the results, stores the
 // rankings in the rank cache and uses them for later fetches. It returns
 // one result per mirror of each group, in the order mirrors are asked:
 // group by group, best first, the rescue group last. "direct" and "off"
@@ -79,8 +79,6 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.probeTimeout)
-	defer cancel()
 	got := make(map[*mirror]*ProbeResult, len(all))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -192,13 +190,11 @@ func (l *List) probeGroup(g *group, early bool) {
 		m *mirror
 		r ProbeResult
 	}
-	ctx, cancel := context.WithTimeout(l.bg, l.probeTimeout)
 	results := make(chan probed, len(g.mirrors))
 	for _, m := range g.mirrors {
-		l.wg.Go(func() { results <- probed{m, l.probe(ctx, m)} })
+		l.wg.Go(func() { results <- probed{m, l.probe(l.bg, m)} })
 	}
 	l.wg.Go(func() {
-		defer cancel()
 		start := time.Now()
 		got := map[*mirror]*ProbeResult{}
 		var cut <-chan time.Time
@@ -337,8 +333,10 @@ func (l *List) markDown(g *group, probed func(*mirror) (reachable bool, err erro
 
 // probe asks m for the probe path once, timing each step, and then, if
 // the List has a sample file, downloads it over the same connection to
-// measure the throughput.
-func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
+// measure the throughput. Each of the two requests has the probe timeout.
+func (l *List) probe(parent context.Context, m *mirror) ProbeResult {
+	ctx, cancel := context.WithTimeout(parent, l.probeTimeout)
+	defer cancel()
 	r := ProbeResult{Mirror: m.redacted}
 	path := "sumdb/" + l.sumdb + "/supported"
 	start := time.Now()
@@ -424,7 +422,7 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 		}
 	}
 	if l.sample != "" {
-		l.probeSample(m, &r)
+		l.probeSample(parent, m, &r)
 	}
 	return r
 }
@@ -433,8 +431,8 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 // timeout of its own, and records its size and time in r: the
 // throughput. A failure is recorded with StageDownload; the mirror still
 // answered.
-func (l *List) probeSample(m *mirror, r *ProbeResult) {
-	ctx, cancel := context.WithTimeout(l.bg, l.probeTimeout)
+func (l *List) probeSample(parent context.Context, m *mirror, r *ProbeResult) {
+	ctx, cancel := context.WithTimeout(parent, l.probeTimeout)
 	defer cancel()
 	start := time.Now()
 	resp, err := l.probeGet(ctx, m, l.sample, 16<<20)
