@@ -63,8 +63,9 @@ type ProbeResult struct {
 
 // Probe probes every mirror of the walk and of the rescue group at once,
 // ignoring the rank cache, waits for all of them (at most
-// [Options.ProbeTimeout], twice that with a sample file), ranks each group by the results, stores the
-// rankings in the rank cache and uses them for later fetches. It returns
+// [Options.ProbeTimeout], twice that with a sample file), ranks each group
+// by the results, stores the rankings in the rank cache and uses them for
+// later fetches. It returns
 // one result per mirror of each group, in the order mirrors are asked:
 // group by group, best first, the rescue group last. "direct" and "off"
 // are not mirrors and have no result. (A probe carries no module path.)
