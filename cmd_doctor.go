@@ -24,24 +24,25 @@ type doctorFlags struct {
 	timeout  time.Duration
 }
 
-func doctorCommand(cmd func() *command) *cli.Command {
+func doctorCommand(cfg *config, cmd func() *command) *cli.Command {
 	var f doctorFlags
 	return &cli.Command{
 		Name:  "doctor",
 		Usage: "explain why module downloads fail here, and what to do first",
 		Description: "Doctor checks, in the order a person would, the go toolchain's settings, GOPROXY, private\n" +
-			"modules, each mirror (DNS, connect, TLS, first byte, throughput, checksum database), the\n" +
-			"checksum database, the module cache, credentials and HTTP proxy settings, and gives each a\n" +
+			"modules, each mirror (DNS, connect, TLS, first byte, throughput, checksum database) and the\n" +
+			"built-in ones gomodx would turn to, the checksum database, the module cache, credentials\n" +
+			"and HTTP proxy settings, and gives each a\n" +
 			"verdict (ok, warn, FAIL) with the fix. It changes nothing; with --fix it applies the safe\n" +
 			"fixes: it removes faulty cache entries and prints 'go env -w' commands, which it runs only\n" +
 			"with --apply-env as well. It exits with status 1 when a check fails.",
-		Flags: []cli.Flag{
+		Flags: append(mirrorFlags(&cfg.mirrors),
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON", Destination: &f.json},
 			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "limit for each network check", EnvVars: []string{"GOMODX_DOCTOR_TIMEOUT"}, Destination: &f.timeout},
 			&cli.BoolFlag{Name: "offline", Usage: "skip every network check", EnvVars: []string{"GOMODX_OFFLINE"}, Destination: &f.offline},
 			&cli.BoolFlag{Name: "fix", Usage: "apply the safe fixes: remove faulty cache entries, print 'go env -w' commands", Destination: &f.fix},
 			&cli.BoolFlag{Name: "apply-env", Usage: "with --fix: also run the 'go env -w' commands", Destination: &f.applyEnv},
-		},
+		),
 		Action: func(c *cli.Context) error {
 			return cmd().doctor(c.Context, f)
 		},

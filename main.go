@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			mirrorsCommand(&cfg, cmd),
 			verifyCommand(cmd),
 			cleanCommand(cmd),
-			doctorCommand(cmd),
+			doctorCommand(&cfg, cmd),
 			{
 				Name:      "shell-init",
 				Usage:     "print a shell function that sends 'go mod tidy' and 'go mod download' through gomodx",

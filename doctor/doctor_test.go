@@ -781,3 +781,23 @@ func expectFind(t *testing.T, rep *Report, area Area, name string) Check {
 	t.Fatalf("no %s check named %q in %+v", area, name, rep.Checks)
 	return Check{}
 }
+
+// TestNoBuiltin checks that doctor says the built-in mirrors are not used
+// when gomodx is told not to use them, and then recommends no GOPROXY of
+// them either.
+func TestNoBuiltin(t *testing.T) {
+	works := newMirror(t)
+	f := newFixture(t, "https://goproxy.cn,direct")
+	f.opts.Mirrors.Builtin = []string{works.URL, "https://goproxy.cn"}
+	f.opts.Mirrors.NoBuiltin = true
+	rep := f.run(t)
+	expect(t, find(t, rep, AreaMirrors, "built-in mirrors"), OK, "not used (--no-builtin-mirrors)", "")
+	if c := expectFind(t, rep, AreaMirrors, "https://goproxy.cn"); strings.Contains(c.Fix, works.URL) {
+		t.Errorf("fix %q names a built-in mirror", c.Fix)
+	}
+	for _, fix := range rep.GoEnvFixes {
+		if strings.Contains(strings.Join(fix, " "), "GOPROXY") {
+			t.Errorf("GoEnvFixes = %q", rep.GoEnvFixes)
+		}
+	}
+}
