@@ -34,8 +34,9 @@ const sampleFile = "golang.org/x/sync/@v/v0.10.0.zip"
 func (d *run) newMirrors(builtin bool) (*mirrors.List, error) {
 	opts := d.opts.Mirrors
 	opts.Policy = retry.Policy{Timeout: d.opts.Timeout, MaxTotal: 4 * d.opts.Timeout}
-	opts.Extra = nil
-	opts.NoBuiltin = opts.NoBuiltin || !builtin
+	if !builtin {
+		opts.Extra, opts.NoBuiltin = nil, true
+	}
 	opts.ProbeTimeout = d.opts.Timeout
 	opts.ProbeSample = sampleFile
 	opts.SumDB = d.sumdbName()
@@ -271,15 +272,27 @@ func (d *run) mirrorChecks() {
 	d.builtinChecks()
 }
 
-// builtinChecks says which built-in mirrors gomodx would turn to, when,
-// and how each answers here.
+// builtinChecks says which mirrors gomodx adds to GOPROXY's: those of
+// --mirror, and the built-in ones it would turn to, when, and how each
+// answers here.
 func (d *run) builtinChecks() {
+	named := map[string]bool{}
+	for _, p := range d.proxies {
+		named[p.Redacted()] = true
+	}
 	var names []string
 	var builtin []mirrors.ProbeResult
 	for _, r := range d.probes {
-		if r.Rescue {
+		switch {
+		case r.Rescue:
 			names = append(names, r.Mirror)
 			builtin = append(builtin, r)
+		case !named[r.Mirror]:
+			detail := "--mirror, asked with GOPROXY's first mirrors: " + timings(r, d.sumdbName())
+			if !probeOK(r) {
+				detail = "--mirror, asked with GOPROXY's first mirrors: not usable here"
+			}
+			d.add(AreaMirrors, r.Mirror, OK, detail, "")
 		}
 	}
 	switch {
