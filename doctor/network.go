@@ -361,7 +361,7 @@ func (d *run) recommend() string {
 	if !d.fromOSEnv("GOPROXY") && !slices.ContainsFunc(d.report.GoEnvFixes, func(a []string) bool { return strings.HasPrefix(a[len(a)-1], "GOPROXY=") }) {
 		d.report.GoEnvFixes = append(d.report.GoEnvFixes, []string{"env", "-w", "GOPROXY=" + value})
 	}
-	return d.setCmd("GOPROXY", value) + " (the mirrors that answer here, fastest first; GOPRIVATE and GONOSUMDB stay as they are)"
+	return "use the mirrors that answer here, fastest first (GOPRIVATE and GONOSUMDB stay as they are): " + d.setCmd("GOPROXY", value)
 }
 
 // probeOK reports whether a mirror answered as a working one does: any
