@@ -41,6 +41,7 @@ func TestScript(t *testing.T) {
 			e.Defer(proxy.Close)
 			e.Values[proxyKey{}] = proxy
 			e.Setenv("PROXY", proxy.URL)
+			e.Setenv("PROXYHOST", strings.TrimPrefix(proxy.URL, "http://"))
 			e.Setenv("GOPROXY", proxy.URL+"/mod")
 			e.Setenv("GOPATH", filepath.Join(e.WorkDir, "gopath"))
 			e.Setenv("GOMODCACHE", filepath.Join(e.WorkDir, "modcache"))

@@ -16,6 +16,10 @@ const (
 	Hedged                      // Mirror was slow; the same request was also sent to Next
 	Lied                        // Mirror served bytes that store rejected as wrong (Err)
 	Done                        // File came from Mirror: Bytes in Elapsed
+	// Rescued: GOPROXY's mirrors could not serve File (Mirror failed
+	// with Err), so the built-in mirrors are asked, Next first. Sent once
+	// per List, before the first request to a built-in mirror.
+	Rescued
 )
 
 // Event reports progress of a Fetch to Options.OnEvent, for progress
@@ -30,4 +34,7 @@ type Event struct {
 	Bytes   int64
 	Elapsed time.Duration
 	Err     error
+	// GOPROXY, with Rescued: a GOPROXY that asks Next first, to make the
+	// switch permanent.
+	GOPROXY string
 }

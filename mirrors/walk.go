@@ -60,6 +60,7 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 		bodyFails: map[*mirror]int{},
 	}
 	defer f.flush()
+	failed := false
 	for _, g := range l.groups {
 		if g.keyword() {
 			err := ErrOff
@@ -70,14 +71,18 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 			return fail
 		}
 		ok, notFound := f.group(ctx, g)
+		failed = !notFound
 		switch {
 		case ok:
 			return nil
 		case f.local != nil, ctx.Err() != nil, retry.CheckLimit(ctx) != nil:
 			return fail
 		case !notFound && !g.fallBackOnError:
-			return fail
+			return f.rescue(ctx)
 		}
+	}
+	if failed {
+		return f.rescue(ctx)
 	}
 	return fail
 }
@@ -433,7 +438,6 @@ func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, re
 		return nil, err
 	}
 	req.Header.Set("User-Agent", l.userAgent)
-	l.authorize(req, m)
 	resp, err := l.client.Do(req)
 	if err != nil {
 		// The mirror and file are named by Error; drop `Get "URL": `.

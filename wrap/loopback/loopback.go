@@ -1,4 +1,10 @@
-package wrap
+// Package loopback is the GOPROXY that the go command gomodx hands over to
+// talks to: an HTTP server on 127.0.0.1, reachable only through a random
+// secret path, that answers from the module cache and fetches what is
+// missing through the same Fetcher, mirrors, retries and verification as
+// the prefetch, so that whatever go asks for beyond the plan (an @latest,
+// a version list, checksum-database tiles) is fetched gomodx's way too.
+package loopback
 
 import (
 	"context"

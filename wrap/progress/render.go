@@ -1,4 +1,4 @@
-package wrap
+package progress
 
 // Rendering: the bar on a terminal, the timestamped lines elsewhere, and
 // the words both are made of.

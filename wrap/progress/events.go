@@ -1,4 +1,4 @@
-package wrap
+package progress
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ import (
 //		File    string    // "info", "mod" or "zip"; for the go command's other
 //		                  // requests (lists, queries, checksum database), the path
 //		Mirror  string    // the mirror's URL (without password)
-//		Next    string    // failover, hedge, mismatch: the mirror tried next
+//		Next    string    // failover, hedge, mismatch, rescue: the mirror tried next
 //		Attempt int       // start, retry: 1 for the first try on Mirror
 //		Bytes   int64     // done: size written to the cache; summary: in all
 //		Elapsed float64   // done: seconds from request to cache; summary: wall time
@@ -47,6 +47,8 @@ import (
 //	left      outcome: it is left to the go command (GOPRIVATE, no checksum
 //	          to check it against, "direct" in GOPROXY)
 //	fail      outcome: it could not be fetched (Error); the command fails
+//	rescue    GOPROXY's Mirror could not serve File (Error), so the built-in
+//	          mirrors are asked from now on, Next first (once per run)
 //	repair    a corrupt cache entry of Module was repaired (Output)
 //	summary   the last event, when anything was fetched: the totals
 //

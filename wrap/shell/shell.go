@@ -1,4 +1,7 @@
-package wrap
+// Package shell writes the shell function that sends 'go mod tidy' and
+// 'go mod download' (or every go command that may fetch modules) through
+// gomodx, for 'gomodx shell-init'.
+package shell
 
 import (
 	"fmt"
@@ -10,11 +13,11 @@ import (
 // "shell-init --all" routes through gomodx.
 var fetching = []string{"build", "get", "install", "list", "mod", "run", "test", "vet", "generate", "work"}
 
-// ShellInit writes a shell function named go that sends 'go mod tidy' and
+// Init writes a shell function named go that sends 'go mod tidy' and
 // 'go mod download' (with all, every command that may fetch modules) through
 // gomodx, for a shell profile: eval "$(gomodx shell-init bash)". gomodx
 // itself never runs that function: it finds the real go on PATH.
-func ShellInit(w io.Writer, shell string, all bool) error {
+func Init(w io.Writer, shell string, all bool) error {
 	switch shell {
 	case "bash", "zsh", "sh":
 		fmt.Fprint(w, posixInit(all))

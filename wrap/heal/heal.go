@@ -1,9 +1,19 @@
-package wrap
+// Package heal repairs the module cache after the go command failed on it.
+//
+// The go command trusts much of what it finds in the cache, and when an
+// entry is damaged it fails with its own message, which names the entry
+// more or less precisely. [Diagnose] reads that message, [Healer.Heal]
+// re-hashes the entries it blames, repairs exactly the faulty ones
+// (modcache.Repair, under the go command's locks) and fetches them again,
+// verified, so that the command can run once more. A failure that is not
+// the cache's (a checksum database caught lying, a certificate problem, a
+// mirror serving what go.sum does not vouch for) is left to go's message.
+package heal
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -16,7 +26,8 @@ import (
 )
 
 // Diagnosis is what a failed go command's stderr says about the module
-// cache (../shared/GO-ERRORS.md lists the signatures).
+// cache. testdata holds the messages of go 1.26 that it reads, one
+// fixture per kind of breakage.
 type Diagnosis struct {
 	// Mods are the module versions whose cache entries the error blames.
 	Mods []module.Version
@@ -30,27 +41,33 @@ type Diagnosis struct {
 	NotCache string
 }
 
+// go's words for a cache entry it found wrong.
 var (
-	// "verifying M@V: checksum mismatch", "verifying M@V/go.mod: …",
-	// "verifying M@V: unexpected ziphash" (C1, C2, C15)
+	// A file of the download cache that does not match go.sum or its
+	// .ziphash: "verifying M@V: checksum mismatch", "verifying
+	// M@V/go.mod: checksum mismatch", "verifying M@V: unexpected ziphash".
 	verifyingRE = regexp.MustCompile(`verifying ([^\s@:]+)@(v[^\s:@/]+)(?:/go\.mod)?: (?:checksum mismatch|unexpected ziphash|missing ziphash)`)
-	// "M@V: verifying module: checksum mismatch", "…: verifying go.mod:
-	// checksum mismatch", "…: malformed record data", "…: cannot
-	// authenticate record data" (C3, C4, C6, C7)
+	// The same against the checksum database, or a lookup record of its
+	// cache that is damaged: "M@V: verifying module: checksum mismatch",
+	// "M@V: verifying go.mod: M@V/go.mod: malformed record data", "…:
+	// cannot authenticate record data in server response".
 	modVerifyingRE = regexp.MustCompile(`([^\s@:]+)@(v[^\s:@/]+): verifying (?:module|go\.mod): .*(?:checksum mismatch|malformed record data|cannot authenticate record data|checksum missing from sumdb)`)
-	// "unzip <file>.zip: …" (C12, C14)
+	// A zip go could not unpack: "unzip <file>.zip: zip: not a valid zip
+	// file", "…: zip: checksum error".
 	unzipRE = regexp.MustCompile(`unzip (\S+\.zip): `)
-	// A bare zip error, or a broken checksum database cache (C8-C10, C13).
+	// A zip error that names no file (go hashed a zip that had no
+	// .ziphash), or a damaged checksum-database cache: its latest tree
+	// note, or its tiles.
 	unnamedRE = regexp.MustCompile(`(?m)(?:^|: )zip: not a valid zip file$|initializing sumdb\.Client: (?:reading tree note: malformed note|checking tree#\d+: (?:TileReader returned bad result|downloaded inconsistent tile))`)
-	// The go command's word for a checksum database caught lying (C11).
+	// The go command's words for a checksum database caught lying.
 	misbehaviorRE = regexp.MustCompile(`go\.sum database server misbehavior detected`)
 	// Certificate problems are the network's, never the cache's.
 	x509RE = regexp.MustCompile(`x509: |tls: failed to verify certificate`)
 )
 
 // Diagnose reads the go command's stderr. cacheRoot is GOMODCACHE, whose
-// paths in compile errors and unzip errors name a module (C12, C18); go
-// prints them relative to dir, where it ran, when that is shorter.
+// paths in compile errors and unzip errors name a module; go prints them
+// relative to dir, where it ran, when that is shorter.
 func Diagnose(stderr, cacheRoot, dir string) Diagnosis {
 	var d Diagnosis
 	switch {
@@ -110,7 +127,7 @@ func zipModule(cacheRoot, file string) (module.Version, bool) {
 }
 
 // treeModules finds the extracted module trees that compile errors point
-// into: $GOMODCACHE/<esc path>@<esc ver>/file.go:line:col: … (C18).
+// into: $GOMODCACHE/<esc path>@<esc ver>/file.go:line:col: ….
 func treeModules(cacheRoot, stderr string) []module.Version {
 	var mods []module.Version
 	prefix := filepath.ToSlash(cacheRoot) + "/"
@@ -143,7 +160,8 @@ type Healer struct {
 	Fetch    *prefetch.Fetcher
 	Project  *prefetch.Project // nil outside a module
 	Sums     prefetch.Sums     // the project's go.sum lines
-	SumdbDir string            // $GOPATH/pkg/sumdb
+	SumdbDir string            // $GOPATH/pkg/sumdb, "" if unknown
+	Log      *slog.Logger      // why nothing was repaired; nil discards
 }
 
 // Repair is one fault fixed.
@@ -152,18 +170,31 @@ type Repair struct {
 	Fetched bool // the entry was fetched again from the mirrors
 }
 
-// ErrNotCache reports a go failure that is not the cache's fault.
-var ErrNotCache = errors.New("not a problem with the module cache")
+// String says what was wrong and what was done, as a person reads it after
+// "repaired the module cache: ".
+func (r Repair) String() string {
+	how := "go will extract it again"
+	if r.Fetched {
+		how = "fetched again from the mirrors and verified"
+	}
+	return r.Fault.String() + "; " + how
+}
 
 // Heal checks the entries d blames by re-hashing them on disk (go's own
-// labels can come out swapped), removes exactly the faulty ones and
+// labels can come out swapped), repairs exactly the faulty ones and
 // fetches them again. It returns the repairs made; none means the cache
-// was not at fault. When a fresh copy from the mirrors does not match
-// go.sum either, the cache was not the problem: it returns an error and
-// the go command's message stands.
+// was not at fault, or d blames something else (logged), and go's
+// failure stands as it is. When a fresh copy from the mirrors does not
+// match go.sum either, the cache was not the problem: the error says so,
+// and go's message stands as well.
 func (h *Healer) Heal(ctx context.Context, d Diagnosis) ([]Repair, error) {
+	log := h.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if d.NotCache != "" {
-		return nil, fmt.Errorf("%w: %s", ErrNotCache, d.NotCache)
+		log.Info("not repairing the module cache", "reason", d.NotCache)
+		return nil, nil
 	}
 	cache := h.Fetch.Cache()
 	var faults []modcache.Fault
@@ -171,7 +202,7 @@ func (h *Healer) Heal(ctx context.Context, d Diagnosis) ([]Repair, error) {
 		faults = append(faults, cache.VerifyModule(ctx, m, h.Sums.Zip(m), h.Sums.GoMod(m))...)
 	}
 	if d.Unnamed {
-		mods := []module.Version{}
+		var mods []module.Version
 		if h.Project != nil {
 			mods = h.Project.Versions()
 		}
@@ -181,26 +212,27 @@ func (h *Healer) Heal(ctx context.Context, d Diagnosis) ([]Repair, error) {
 		}
 		faults = append(faults, all...)
 	}
+	// A leftover temp file is clutter that breaks nothing: go removes its
+	// own under the lock, and never trips over one.
+	faults = slices.DeleteFunc(faults, func(f modcache.Fault) bool { return f.Kind == modcache.TempFile })
+
 	var repairs []Repair
 	var errs []error
-	for _, f := range faults {
-		if f.Kind == modcache.TempFile {
-			continue // clutter that breaks nothing (C25)
-		}
-		if err := cache.Repair(ctx, f); err != nil {
-			errs = append(errs, err)
+	for _, r := range cache.Repair(ctx, faults) {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
 			continue
 		}
-		r := Repair{Fault: f}
-		if kind, ok := refetchKind(f); ok && f.Mod.Path != "" {
-			h.Fetch.Forget(f.Mod, kind)
-			state, err := h.Fetch.Ensure(ctx, f.Mod, kind)
+		rep := Repair{Fault: r.Fault}
+		if kind, ok := refetchKind(r.Fault); ok && r.Fault.Mod.Path != "" {
+			h.Fetch.Forget(r.Fault.Mod, kind)
+			state, err := h.Fetch.Ensure(ctx, r.Fault.Mod, kind)
 			if state == prefetch.Failed {
 				errs = append(errs, err)
 			}
-			r.Fetched = state == prefetch.Fetched
+			rep.Fetched = state == prefetch.Fetched
 		}
-		repairs = append(repairs, r)
+		repairs = append(repairs, rep)
 	}
 	return repairs, errors.Join(errs...)
 }

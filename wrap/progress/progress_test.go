@@ -1,4 +1,4 @@
-package wrap
+package progress
 
 import (
 	"bytes"
@@ -29,7 +29,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // newTest returns a Reporter on a fake clock that starts at 14:03:00 UTC,
 // without its ticker (the test calls tick) and without redraw throttling.
-func newTest(opts ReporterOptions) (*Reporter, *clock) {
+func newTest(opts Options) (*Reporter, *clock) {
 	c := &clock{t: time.Date(2025, 11, 21, 14, 3, 0, 0, time.UTC)}
 	opts.Now = c.now
 	r := newReporter(opts)
@@ -85,7 +85,7 @@ func scenario(r *Reporter, c *clock) {
 
 func TestPlainLines(t *testing.T) {
 	var stderr bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr})
+	r, c := newTest(Options{Stderr: &stderr})
 	scenario(r, c)
 	r.Finish()
 	r.Summary()
@@ -101,7 +101,7 @@ gomodx: fetched 2 modules (5 files, 3.5 MB) in 7.0s, 500.1 kB/s; 1 retry, 1 fail
 
 func TestPlainProgressLineRate(t *testing.T) {
 	var stderr bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr})
+	r, c := newTest(Options{Stderr: &stderr})
 	plan(r, modA)
 	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modA, File: "zip", Mirror: mirror1, Attempt: 1})
 	for range 12 {
@@ -130,7 +130,7 @@ func TestPlainProgressLineRate(t *testing.T) {
 
 func TestNoEscapeCodesOffTerminal(t *testing.T) {
 	var stderr bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr, Verbose: true, Trace: true})
+	r, c := newTest(Options{Stderr: &stderr, Verbose: true, Trace: true})
 	scenario(r, c)
 	r.Repair(modB, "removed .zip: hash h1:x does not match .ziphash")
 	r.Summary()
@@ -141,7 +141,7 @@ func TestNoEscapeCodesOffTerminal(t *testing.T) {
 
 func TestVerboseAndTrace(t *testing.T) {
 	var stderr bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr, Verbose: true, Trace: true})
+	r, c := newTest(Options{Stderr: &stderr, Verbose: true, Trace: true})
 	plan(r, modA)
 	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modA, File: "zip", Mirror: mirror1, Attempt: 1})
 	c.advance(250 * time.Millisecond)
@@ -172,7 +172,7 @@ gomodx: 14:03:02 example.com/a@v1.0.0: .zip from proxy.golang.org: 4.1 kB in 0.1
 
 func TestTraceEscapesPaths(t *testing.T) {
 	var stderr bytes.Buffer
-	r, _ := newTest(ReporterOptions{Stderr: &stderr, Trace: true, Quiet: true})
+	r, _ := newTest(Options{Stderr: &stderr, Trace: true, Quiet: true})
 	up := module.Version{Path: "example.com/Upper", Version: "v1.0.0-RC"}
 	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: up, File: "mod", Mirror: "file:///srv/mirror", Attempt: 1})
 	want := "# get file:///srv/mirror/example.com/!upper/@v/v1.0.0-!r!c.mod\n"
@@ -183,7 +183,7 @@ func TestTraceEscapesPaths(t *testing.T) {
 
 func TestQuiet(t *testing.T) {
 	var stderr, events bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr, JSON: &events, Quiet: true, Verbose: true, IsTerminal: true})
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events, Quiet: true, Verbose: true, IsTerminal: true})
 	scenario(r, c)
 	r.Repair(modB, "removed .zip")
 	r.Summary()
@@ -197,7 +197,7 @@ func TestQuiet(t *testing.T) {
 
 func TestNothingFetched(t *testing.T) {
 	var stderr, events bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr, JSON: &events, IsTerminal: true})
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events, IsTerminal: true})
 	plan(r, modA)
 	for _, k := range []modcache.Kind{modcache.Info, modcache.Mod, modcache.Zip} {
 		r.File(prefetch.Event{Mod: modA, Kind: k, State: prefetch.Cached})
@@ -216,7 +216,7 @@ func TestNothingFetched(t *testing.T) {
 
 func TestJSONStream(t *testing.T) {
 	var events bytes.Buffer
-	r, c := newTest(ReporterOptions{JSON: &events})
+	r, c := newTest(Options{JSON: &events})
 	scenario(r, c)
 	r.File(prefetch.Event{Mod: module.Version{Path: "example.com/private", Version: "v1.0.0"}, Kind: modcache.Zip, State: prefetch.Planned})
 	r.File(prefetch.Event{Mod: module.Version{Path: "example.com/private", Version: "v1.0.0"}, Kind: modcache.Zip, State: prefetch.Left})
@@ -270,7 +270,7 @@ func (w *errWriter) Write(p []byte) (int, error) { w.n++; return 0, errors.New("
 
 func TestJSONWriteErrorStopsStream(t *testing.T) {
 	w := &errWriter{}
-	r, c := newTest(ReporterOptions{JSON: w})
+	r, c := newTest(Options{JSON: w})
 	scenario(r, c)
 	r.Summary()
 	if w.n != 1 {
@@ -280,7 +280,7 @@ func TestJSONWriteErrorStopsStream(t *testing.T) {
 
 func TestInterruptIsNotAFailure(t *testing.T) {
 	var stderr bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr})
+	r, c := newTest(Options{Stderr: &stderr})
 	plan(r, modA)
 	fetch(r, c, modA, modcache.Mod, mirror1, 200, time.Second)
 	r.File(prefetch.Event{Mod: modA, Kind: modcache.Zip, State: prefetch.Failed, Err: fmt.Errorf("downloading: %w", context.Canceled)})
@@ -294,7 +294,7 @@ func TestInterruptIsNotAFailure(t *testing.T) {
 
 func TestSummaryOnce(t *testing.T) {
 	var stderr bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr})
+	r, c := newTest(Options{Stderr: &stderr})
 	plan(r, modA)
 	fetch(r, c, modA, modcache.Zip, mirror1, 2000, 2*time.Second)
 	r.Finish()
@@ -385,7 +385,7 @@ func (w *termWriter) Write(p []byte) (int, error) {
 
 func TestTerminalBar(t *testing.T) {
 	w := &termWriter{t: t}
-	r, c := newTest(ReporterOptions{Stderr: w, IsTerminal: true, NoColor: true, Width: func() int { return 160 }})
+	r, c := newTest(Options{Stderr: w, IsTerminal: true, NoColor: true, Width: func() int { return 160 }})
 	plan(r, modA, modB)
 	r.tick()
 	if w.raw.Len() != 0 {
@@ -438,7 +438,7 @@ func TestTerminalBar(t *testing.T) {
 func TestTerminalBarNeverWraps(t *testing.T) {
 	for _, width := range []int{40, 60, 80} {
 		w := &termWriter{t: t}
-		r, c := newTest(ReporterOptions{Stderr: w, IsTerminal: true, Width: func() int { return width }})
+		r, c := newTest(Options{Stderr: w, IsTerminal: true, Width: func() int { return width }})
 		plan(r, modA, modB)
 		long := module.Version{Path: "k8s.io/some/very/long/module/path/that/goes/on/and/on", Version: "v0.31.2-0.20250101000000-abcdefabcdef"}
 		r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: long, File: "zip", Mirror: "https://a.very.long.mirror.example.com/go/proxy", Attempt: 1})
@@ -453,7 +453,7 @@ func TestTerminalBarNeverWraps(t *testing.T) {
 
 func TestTerminalBarAppearsWhenSlowToStart(t *testing.T) {
 	w := &termWriter{t: t}
-	r, c := newTest(ReporterOptions{Stderr: w, IsTerminal: true, Width: func() int { return 100 }})
+	r, c := newTest(Options{Stderr: w, IsTerminal: true, Width: func() int { return 100 }})
 	plan(r, modA)
 	c.advance(500 * time.Millisecond)
 	r.tick()
@@ -470,7 +470,7 @@ func TestTerminalBarAppearsWhenSlowToStart(t *testing.T) {
 
 func TestColor(t *testing.T) {
 	w := &termWriter{t: t}
-	r, c := newTest(ReporterOptions{Stderr: w, IsTerminal: true, Width: func() int { return 100 }})
+	r, c := newTest(Options{Stderr: w, IsTerminal: true, Width: func() int { return 100 }})
 	plan(r, modA)
 	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modA, File: "zip", Mirror: mirror1, Attempt: 1})
 	c.advance(time.Second)
@@ -489,7 +489,7 @@ func TestConcurrent(t *testing.T) {
 	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
 	for _, tty := range []bool{false, true} {
 		var events bytes.Buffer
-		r := NewReporter(ReporterOptions{Stderr: w, JSON: &events, IsTerminal: tty, Verbose: true, Trace: true, Width: func() int { return 80 }})
+		r := NewReporter(Options{Stderr: w, JSON: &events, IsTerminal: tty, Verbose: true, Trace: true, Width: func() int { return 80 }})
 		var wg sync.WaitGroup
 		for i := range 20 {
 			wg.Go(func() {
@@ -571,7 +571,7 @@ func TestFormat(t *testing.T) {
 
 func TestCancelledRequestsAreSilent(t *testing.T) {
 	var stderr, events bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr, JSON: &events, Trace: true})
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events, Trace: true})
 	plan(r, modA)
 	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modA, File: "zip", Mirror: mirror1, Attempt: 1})
 	c.advance(time.Second)
@@ -591,7 +591,7 @@ func TestCancelledRequestsAreSilent(t *testing.T) {
 
 func TestFailoverWithoutNext(t *testing.T) {
 	var stderr bytes.Buffer
-	r, _ := newTest(ReporterOptions{Stderr: &stderr})
+	r, _ := newTest(Options{Stderr: &stderr})
 	r.Mirror(mirrors.Event{Kind: mirrors.FailedOver, Mod: modA, File: "mod", Mirror: mirror1, Attempt: 1, Err: status503})
 	want := "gomodx: 14:03:00 example.com/a@v1.0.0: .mod from goproxy.cn: 503 Service Unavailable; no mirror left\n"
 	if got := stderr.String(); got != want {
@@ -601,7 +601,7 @@ func TestFailoverWithoutNext(t *testing.T) {
 
 func TestRepeatedFailuresAreCounted(t *testing.T) {
 	var stderr bytes.Buffer
-	r, _ := newTest(ReporterOptions{Stderr: &stderr})
+	r, _ := newTest(Options{Stderr: &stderr})
 	for i := range 10 {
 		m := module.Version{Path: fmt.Sprintf("example.com/m%d", i), Version: "v1.0.0"}
 		r.Mirror(mirrors.Event{Kind: mirrors.FailedOver, Mod: m, File: "zip", Mirror: mirror1, Next: mirror2, Attempt: 1, Err: status503})
@@ -621,7 +621,7 @@ gomodx: 14:03:00 example.com/a@v1.0.0: .zip from proxy.golang.org: 503 Service U
 }
 
 func TestSummaryText(t *testing.T) {
-	r, _ := newTest(ReporterOptions{})
+	r, _ := newTest(Options{})
 	r.modules = map[module.Version]bool{modA: true, modB: true}
 	r.fetched, r.bytes = 6, 95_200_000
 	r.retries, r.failovers, r.hedgesWon, r.mismatches, r.repairs, r.failed = 3, 1, 2, 2, 1, 4
@@ -635,7 +635,7 @@ func TestSummaryText(t *testing.T) {
 
 func TestRepair(t *testing.T) {
 	var stderr, events bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr, JSON: &events})
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events})
 	plan(r, modA)
 	fetch(r, c, modA, modcache.Zip, mirror1, 1000, time.Second)
 	r.Finish()
@@ -654,7 +654,7 @@ func TestRepair(t *testing.T) {
 
 func TestOtherRequests(t *testing.T) {
 	var stderr bytes.Buffer
-	r, c := newTest(ReporterOptions{Stderr: &stderr, Trace: true})
+	r, c := newTest(Options{Stderr: &stderr, Trace: true})
 	r.Mirror(mirrors.Event{Kind: mirrors.Started, File: "golang.org/x/text/@v/list", Mirror: mirror2, Attempt: 1})
 	c.advance(50 * time.Millisecond)
 	r.Mirror(mirrors.Event{Kind: mirrors.Done, File: "golang.org/x/text/@v/list", Mirror: mirror2, Attempt: 1, Bytes: 10})
@@ -665,5 +665,23 @@ func TestOtherRequests(t *testing.T) {
 	}
 	if len(r.files) != 0 || len(r.inflight) != 0 {
 		t.Errorf("state left behind: %d files, %d requests", len(r.files), len(r.inflight))
+	}
+}
+
+// TestRescued checks the notice of a switch to the built-in mirrors: said
+// even with --quiet, with how to forbid it and how to make it permanent,
+// and in the JSON stream.
+func TestRescued(t *testing.T) {
+	var stderr, events bytes.Buffer
+	r, _ := newTest(Options{Stderr: &stderr, JSON: &events, Quiet: true})
+	r.Mirror(mirrors.Event{Kind: mirrors.Rescued, Mod: modA, File: "zip", Mirror: "https://proxy.golang.org", Next: mirror1,
+		Err: errors.New("dial tcp: lookup proxy.golang.org: no such host"), GOPROXY: mirror1 + ",direct"})
+	want := "gomodx: 14:03:00 example.com/a@v1.0.0: .zip from proxy.golang.org: dial tcp: lookup proxy.golang.org: no such host; asking the built-in mirror goproxy.cn instead\n" +
+		"gomodx: hint: --no-builtin-mirrors (or GOMODX_NO_BUILTIN_MIRRORS=1) forbids the built-in mirrors; 'go env -w GOPROXY=https://goproxy.cn,direct' makes the switch permanent\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+	if !strings.Contains(events.String(), `"Action":"rescue","Module":"example.com/a","Version":"v1.0.0","File":"zip","Mirror":"https://proxy.golang.org","Next":"https://goproxy.cn"`) {
+		t.Errorf("JSON: %s", events.String())
 	}
 }

@@ -1,4 +1,10 @@
-package wrap
+// Package progress tells the user what gomodx is doing while it fetches:
+// a progress bar on a terminal, timestamped lines elsewhere, one line per
+// retry, failover, mismatch and repair, a summary at the end, and, for
+// tools, the same as a stream of JSON events ([JSONEvent]). It listens to
+// the events of prefetch and mirrors and never gets in the way of the go
+// command's own output.
+package progress
 
 import (
 	"cmp"
@@ -20,8 +26,8 @@ import (
 	"github.com/gomodx/gomodx/prefetch"
 )
 
-// ReporterOptions configures a [Reporter].
-type ReporterOptions struct {
+// Options configures a [Reporter].
+type Options struct {
 	// Stderr receives everything meant for people: the progress bar or the
 	// progress lines, retries and failovers, -v and -x lines, the summary.
 	Stderr io.Writer
@@ -79,11 +85,11 @@ type ReporterOptions struct {
 //
 //	gomodx: fetched 92 modules (276 files, 95.2 MB) in 4.1s, 23.2 MB/s; 3 retries, 1 failover; proxy.golang.org 80%, goproxy.cn 20%
 //
-// and, if ReporterOptions.JSON is set, a [JSONEvent] for each of these.
+// and, if Options.JSON is set, a [JSONEvent] for each of these.
 //
 // Its methods are safe for concurrent use.
 type Reporter struct {
-	opts     ReporterOptions
+	opts     Options
 	now      func() time.Time
 	tty      bool // a live bar rather than lines
 	color    bool
@@ -163,7 +169,7 @@ const (
 
 // NewReporter returns a Reporter that starts counting time now. It runs a
 // ticker (to redraw the bar and notice slow requests) until Finish.
-func NewReporter(opts ReporterOptions) *Reporter {
+func NewReporter(opts Options) *Reporter {
 	r := newReporter(opts)
 	tick := lineTick
 	if r.tty {
@@ -175,7 +181,7 @@ func NewReporter(opts ReporterOptions) *Reporter {
 }
 
 // newReporter returns a Reporter without its ticker: tests call tick.
-func newReporter(opts ReporterOptions) *Reporter {
+func newReporter(opts Options) *Reporter {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
@@ -428,6 +434,12 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		}
 		r.warn("%s from %s does not verify: %s; %s", subject(ev), mirrorName(ev.Mirror), r.red(shortError(ev.Err)), then)
 		delete(r.inflight, rk)
+
+	case mirrors.Rescued:
+		// Said even with Quiet: it is about who sees the module paths.
+		je.Action = "rescue"
+		r.printf("%s from %s: %s; asking the built-in mirror %s instead", subject(ev), mirrorName(ev.Mirror), shortError(ev.Err), mirrorName(ev.Next))
+		r.println("gomodx: hint: --no-builtin-mirrors (or GOMODX_NO_BUILTIN_MIRRORS=1) forbids the built-in mirrors; 'go env -w GOPROXY=" + ev.GOPROXY + "' makes the switch permanent")
 
 	case mirrors.Done:
 		// The file's "done" event, when prefetch reports it in the cache,
