@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomodx/gomodx/wrap"
+	"github.com/gomodx/gomodx/wrap/shell"
 )
 
 func TestRoute(t *testing.T) {
@@ -37,7 +37,7 @@ func TestRoute(t *testing.T) {
 // 'gomodx shell-init fish --all' sends through gomodx.
 func TestRoutedMatchesShellInit(t *testing.T) {
 	var b bytes.Buffer
-	if err := wrap.ShellInit(&b, "fish", true); err != nil {
+	if err := shell.Init(&b, "fish", true); err != nil {
 		t.Fatal(err)
 	}
 	const marker = `contains -- "$argv[1]" `
