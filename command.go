@@ -61,8 +61,8 @@ func (cfg *config) jsonFlag() cli.Flag {
 
 // goFlags are the go command's own flags, passed on to it unchanged.
 type goFlags struct {
-	x, v, e, json, diff, modcacherw  bool
-	reuse, modfile, goVer, compat, C string
+	x, v, e, json, diff, modcacherw           bool
+	reuse, modfile, goVer, compat, C, overlay string
 }
 
 func (f *goFlags) common() []cli.Flag {
@@ -70,6 +70,7 @@ func (f *goFlags) common() []cli.Flag {
 		&cli.BoolFlag{Name: "x", Usage: "print gomodx's HTTP requests, and the commands go executes (passed to go)", Destination: &f.x},
 		&cli.BoolFlag{Name: "modcacherw", Usage: "leave extracted modules writable (passed to go)", Destination: &f.modcacherw},
 		&cli.StringFlag{Name: "modfile", Usage: "read and write this file instead of go.mod (passed to go)", Destination: &f.modfile},
+		&cli.StringFlag{Name: "overlay", Usage: "read files through this overlay, as go build does (passed to go; gomodx then plans nothing)", Destination: &f.overlay},
 		&cli.StringFlag{Name: "C", Usage: "change to this directory first (passed to go)", Destination: &f.C},
 	}
 }
@@ -109,6 +110,7 @@ func (f goFlags) args() []string {
 	add(f.modcacherw, "-modcacherw")
 	add(f.reuse != "", "-reuse="+f.reuse)
 	add(f.modfile != "", "-modfile="+f.modfile)
+	add(f.overlay != "", "-overlay="+f.overlay)
 	add(f.goVer != "", "-go="+f.goVer)
 	add(f.compat != "", "-compat="+f.compat)
 	return args
@@ -227,11 +229,22 @@ func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefet
 		return err
 	}
 	defer s.close()
-	if err := planFor(s.proj, env)(ctx, s.fetch); err != nil {
-		return err
+	// The prefetch only ever helps: what it could not fetch, go asks the
+	// loopback proxy for (which remembers the failure rather than trying
+	// again), and go's outcome and words stand. gomodx's own account of
+	// what failed follows go's output, and only when go failed too.
+	var prefetchErr error
+	if !c.overlaid(env) {
+		prefetchErr = planFor(s.proj, env)(ctx, s.fetch)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if prefetchErr != nil {
+		c.log.Info("prefetch incomplete; the go command fetches the rest", "error", prefetchErr)
 	}
 
-	return ran(g.HandOver(ctx, args, wrap.HandOver{
+	err = ran(g.HandOver(ctx, args, wrap.HandOver{
 		Env:     env,
 		Fetch:   s.fetch,
 		Mirrors: s.mirrors,
@@ -247,6 +260,10 @@ func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefet
 		},
 		HealFailed: func(err error) { printError(c.stderr, err) },
 	}))
+	if prefetchErr != nil && err != nil && ctx.Err() == nil {
+		printAfterGo(c.stderr, prefetchErr)
+	}
+	return err
 }
 
 // cannotFetch says why gomodx has nothing to fetch with env, or "": a
@@ -366,6 +383,21 @@ func (c *command) mirrorList(env *goenv.Config, onEvent func(mirrors.Event)) (*m
 		return nil, env.Proxy.Err
 	}
 	return mirrors.New(env.Proxy.Entries, c.mirrorOptions(env, onEvent))
+}
+
+// overlaid reports whether go reads files through an -overlay (the flag or
+// GOFLAGS): go.mod and go.sum may not be what is on disk, so nothing is
+// planned from them.
+func (c *command) overlaid(env *goenv.Config) bool {
+	if c.cfg.goFlags.overlay != "" {
+		return true
+	}
+	for _, f := range env.Flags.List {
+		if f.Name == "overlay" {
+			return true
+		}
+	}
+	return false
 }
 
 // modFile is the go.mod the go command will read: -modfile (relative to

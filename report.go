@@ -77,7 +77,15 @@ func report(w io.Writer, err error) int {
 
 // printError prints err the way the go command prints its errors, one
 // "gomodx: " line per failure, followed by hints on what to do.
-func printError(w io.Writer, err error) {
+func printError(w io.Writer, err error) { printErrorBlock(w, err, true) }
+
+// printAfterGo prints gomodx's account of what its prefetch could not do,
+// after a go command that failed: the same lines and hints as printError,
+// without the SECURITY ERROR block, which go has printed in its own words
+// if it applies.
+func printAfterGo(w io.Writer, err error) { printErrorBlock(w, err, false) }
+
+func printErrorBlock(w io.Writer, err error, withSecurity bool) {
 	hints := map[string]bool{}
 	var order []string
 	security := false
@@ -92,7 +100,7 @@ func printError(w io.Writer, err error) {
 			}
 		}
 	}
-	if security {
+	if security && withSecurity {
 		fmt.Fprint(w, securityError)
 	}
 	for _, h := range order {

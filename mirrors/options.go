@@ -103,6 +103,9 @@ type List struct {
 
 	cacheMu sync.Mutex // the rank cache file, within this process
 
+	dbMu     sync.Mutex         // dbRoutes
+	dbRoutes map[string]dbRoute // how each checksum database is reached
+
 	bg   context.Context // background probes
 	stop context.CancelFunc
 	wg   sync.WaitGroup

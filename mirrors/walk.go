@@ -53,6 +53,11 @@ func rejected(err error) bool {
 // walk gets rel from the groups in order, recording each failure in fail:
 // see the package documentation for the rules.
 func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, store func(io.Reader) error) error {
+	return l.walkGroups(ctx, l.groups, fail, rel, limit, store)
+}
+
+// walkGroups is walk over some of the groups only.
+func (l *List) walkGroups(ctx context.Context, groups []*group, fail *Error, rel string, limit int64, store func(io.Reader) error) error {
 	ctx = l.policy.Limit(ctx)
 	f := &fetch{
 		l: l, fail: fail, rel: rel, limit: limit, store: store, start: time.Now(),
@@ -61,7 +66,7 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 	}
 	defer f.flush()
 	failed := false
-	for _, g := range l.groups {
+	for _, g := range groups {
 		if g.keyword() {
 			err := ErrOff
 			if g.mirrors[0].URL == direct {
@@ -118,7 +123,7 @@ func (f *fetch) group(ctx context.Context, g *group) (ok, notFound bool) {
 		sticky = again
 	}
 	if ctx.Err() != nil && len(asked) == 0 {
-		f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: g.mirrors[0].redacted, Err: ctx.Err()})
+		f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: g.mirrors[0].redacted, Err: ctx.Err(), Named: g.mirrors[0].named})
 		return false, false
 	}
 
@@ -136,7 +141,7 @@ func (f *fetch) group(ctx context.Context, g *group) (ok, notFound bool) {
 			}
 			f.l.mu.Unlock()
 			if reason != nil {
-				f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: m.redacted, Err: reason})
+				f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: m.redacted, Err: reason, Named: true})
 				namedFailed = true
 			}
 			continue
@@ -348,7 +353,7 @@ func (f *fetch) legFailed(ctx context.Context, g *group, r legResult, asked map[
 // record marks m as done with for this file, failing with err.
 func (f *fetch) record(m *mirror, err error, asked map[*mirror]error) {
 	asked[m] = err
-	a := Attempt{Mirror: m.redacted, Err: err}
+	a := Attempt{Mirror: m.redacted, Err: err, Named: m.named}
 	f.fail.Attempts = append(f.fail.Attempts, a)
 	f.l.log.Debug("mirror failed", "path", f.rel, "mirror", a.Mirror, "error", a.describe())
 	f.pending = &Event{Kind: FailedOver, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Err: err}
