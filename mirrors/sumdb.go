@@ -15,16 +15,20 @@ import (
 
 // SumDB reads path (e.g. "/lookup/golang.org/x/text@v0.21.0") from the
 // checksum database called name, the way the go command reaches it
-// (cmd/go/internal/modfetch/sumdb.go). Once per List it asks GOPROXY's
-// mirrors, in order, for <mirror>/sumdb/<name>/supported: the first that
-// answers 200 serves every request to the database from then on, and a
-// not-found from it is final; a 404 or 410 (or any failure, after '|')
-// moves on to the next; any other failure makes the database unavailable.
-// Only when the walk reaches "direct", "off" or the end of GOPROXY does
-// gomodx go to the database itself: at explicitURL (GOSUMDB's "name+key
-// url") or https://<name>. Reads are retried like every other request.
+// (cmd/go/internal/modfetch/sumdb.go). An explicit URL (GOSUMDB's
+// "name+key url") is used as it is, bypassing the mirrors. Otherwise, once
+// per List, it asks GOPROXY's mirrors, in order, for
+// <mirror>/sumdb/<name>/supported: the first that answers 200 serves every
+// request to the database from then on, and a not-found from it is final;
+// a 404 or 410 (or any failure, after '|') moves on to the next; any other
+// failure makes the database unavailable. Only when the walk reaches
+// "direct", "off" or the end of GOPROXY does gomodx go to the database
+// itself, at https://<name>. Reads are retried like every other request.
 func (l *List) SumDB(ctx context.Context, name, explicitURL, path string) ([]byte, error) {
-	route := l.sumdbRoute(ctx, name)
+	var route dbRoute
+	if explicitURL == "" {
+		route = l.sumdbRoute(ctx, name)
+	}
 	if route.err != nil {
 		return nil, route.err
 	}

@@ -84,8 +84,8 @@ func TestSumDBRoute(t *testing.T) {
 			t.Errorf("the mirror after ',' was asked %q", got)
 		}
 	})
-	t.Run("no mirror supports it: the database itself", func(t *testing.T) {
-		a := newSumdbMirror(t, 404, "")
+	t.Run("GOSUMDB's own URL: the database itself, never the mirrors", func(t *testing.T) {
+		a := newSumdbMirror(t, 200, "/lookup/example.com/a@v1.0.0")
 		db := newSumdbMirror(t, 200, "/lookup/example.com/a@v1.0.0")
 		l := newList(t, a.URL+",direct", Options{})
 		if data, err := l.SumDB(testCtx(t), "sum.example", db.URL, "/lookup/example.com/a@v1.0.0"); err != nil || string(data) != "record" {
@@ -93,6 +93,9 @@ func TestSumDBRoute(t *testing.T) {
 		}
 		if got := db.requests(); !slices.Equal(got, []string{"/lookup/example.com/a@v1.0.0"}) {
 			t.Errorf("the database was asked %q", got)
+		}
+		if got := a.requests(); len(got) != 0 {
+			t.Errorf("the mirror was asked %q", got)
 		}
 	})
 }
