@@ -45,7 +45,7 @@ func verifyCommand(cmd func() *command) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Usage: "verify the whole module cache, not only the project's entries", EnvVars: []string{"GOMODX_VERIFY_ALL"}, Destination: &f.all},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON", Destination: &f.json},
-			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
+			verifyJobsFlag(&f.jobs),
 		},
 		Action: func(c *cli.Context) error {
 			return cmd().verify(c.Context, f, c.Args().Slice())
@@ -69,12 +69,18 @@ func cleanCommand(cmd func() *command) *cli.Command {
 			&cli.BoolFlag{Name: "all", Usage: "remove the whole module cache ('go clean -modcache')", Destination: &f.all},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --all: do not ask for confirmation", Destination: &f.yes},
 			&cli.BoolFlag{Name: "json", Usage: "print the faults and what was done as JSON", Destination: &f.json},
-			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
+			verifyJobsFlag(&f.jobs),
 		},
 		Action: func(c *cli.Context) error {
 			return cmd().clean(c.Context, f, c.Args().Slice())
 		},
 	}
+}
+
+// verifyJobsFlag is the --jobs of verify and clean.
+func verifyJobsFlag(jobs *int) cli.Flag {
+	return &cli.IntFlag{Name: "jobs", Usage: fmt.Sprintf("module versions checked at once (0: twice the number of CPUs; at most %d)", maxJobs), EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: jobs,
+		Action: intInRange[int]("jobs", "GOMODX_VERIFY_JOBS", 0, maxJobs)}
 }
 
 // verifyScope is what a verify or clean run looks at.
