@@ -416,7 +416,7 @@ func (c *command) session(ctx context.Context, env *goenv.Config, args []string,
 		}
 	}
 	if db != nil {
-		opts.Checksums = db.Lookup
+		opts.Checksums, opts.SumDB = db.Lookup, db.Name()
 	}
 	s.fetch = prefetch.NewFetcher(ctx, cache, src, s.sums, opts)
 	return s, nil

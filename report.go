@@ -80,11 +80,13 @@ func report(w io.Writer, err error) int {
 func printError(w io.Writer, err error) {
 	hints := map[string]bool{}
 	var order []string
-	security := false
+	var security *modcache.HashMismatchError
 	for _, e := range leaves(err) {
 		fmt.Fprintf(w, "gomodx: %s\n", e)
 		var mismatch *modcache.HashMismatchError
-		security = security || errors.As(e, &mismatch)
+		if security == nil && errors.As(e, &mismatch) {
+			security = mismatch
+		}
 		for _, h := range hintsFor(e) {
 			if !hints[h] {
 				hints[h] = true
@@ -92,8 +94,8 @@ func printError(w io.Writer, err error) {
 			}
 		}
 	}
-	if security {
-		fmt.Fprint(w, securityError)
+	if security != nil {
+		fmt.Fprint(w, securityError(security.Source))
 	}
 	for _, h := range order {
 		fmt.Fprintf(w, "gomodx: hint: %s\n", h)
@@ -138,13 +140,20 @@ func hintsFor(err error) []string {
 }
 
 // securityError follows the go command's own (cmd/go/internal/modfetch),
-// for bytes that do not match go.sum.
-const securityError = `gomodx: SECURITY ERROR
-This download does NOT match the checksum recorded in go.sum, so gomodx did
-not put it in the module cache. The mirror named above may be serving altered
-code, or an attacker may have intercepted the download. With GOPROXY=A|B
-gomodx moves on to the next mirror by itself; if every mirror serves these
-bytes, the version was probably re-tagged upstream.
+// for bytes that do not match go.sum (source "") or the checksum database
+// named source.
+func securityError(source string) string {
+	what := "an earlier download recorded in go.sum"
+	if source != "" {
+		what = "the one reported by the checksum server (" + source + ")"
+	}
+	return `gomodx: SECURITY ERROR
+This download does NOT match ` + what + `,
+so gomodx did not put it in the module cache. The mirror named above may be
+serving altered code, or an attacker may have intercepted the download.
+With GOPROXY=A|B gomodx moves on to the next mirror by itself; if every
+mirror serves these bytes, the version was probably re-tagged upstream.
 
 For more information, see 'go help module-auth'.
 `
+}
