@@ -119,7 +119,13 @@ func leaves(err error) []error {
 // hintsFor chooses what to tell the user to do about err.
 func hintsFor(err error) []string {
 	var merr *mirrors.Error
+	var kept *modcache.KeptError
 	switch {
+	case errors.As(err, &kept) && kept.Edits:
+		mod := kept.Fault.Mod.String()
+		return []string{fmt.Sprintf("to keep the edits to %s, copy %s out of the module cache and point a replace directive at the copy (go mod edit -replace=%s=<dir of the copy>); to discard them, run 'gomodx clean --edited %s'", mod, kept.Fault.Path, mod, mod)}
+	case errors.As(err, &kept):
+		return []string{"gomodx never removes anything outside GOMODCACHE, nor follows a symbolic link out of it: remove it yourself if it is yours to remove"}
 	case errors.Is(err, syscall.ENOSPC):
 		return []string{"the disk holding GOMODCACHE is full: free some space and rerun; nothing partial was left in the cache"}
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EROFS):
