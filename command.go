@@ -47,9 +47,9 @@ const (
 	// maxJobs keeps the connections and temp files of the jobs in flight
 	// well inside the usual limit of 1024 open files.
 	maxJobs = 256
-	// maxRetries bounds what one file can cost a failing mirror: with the
-	// shortest --retry-wait, 11 attempts over a few tens of milliseconds,
-	// not a loop; past that, the next mirror is the better bet.
+	// maxRetries bounds what one file can cost a failing mirror, however
+	// short --retry-wait is: a few attempts, not a loop. Past ten, the
+	// next mirror is the better bet anyway.
 	maxRetries = 10
 	// minRetryWait is the shortest first wait before a retry: no wait at
 	// all would have every job hammer a failing mirror, and would also
