@@ -30,6 +30,9 @@ type Options struct {
 	// Checksums, if set, returns the checksum database's hashes for a module
 	// that go.sum does not list (the zip's and the go.mod's).
 	Checksums func(ctx context.Context, mod module.Version) (zip, gomod string, err error)
+	// SumDB is the name of the checksum database behind Checksums, which
+	// a mismatch with one of its hashes names (go.sum's are named go.sum).
+	SumDB string
 	// Progress, if set, is called for every file as it is planned and as it
 	// is settled. It may be called from several goroutines at once.
 	Progress func(Event)
@@ -207,7 +210,7 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 	if f.opts.Private != nil && f.opts.Private(mod.Path) {
 		return ErrLeft
 	}
-	want, ok, err := f.Want(ctx, mod, modcache.Zip)
+	want, source, ok, err := f.want(ctx, mod, modcache.Zip)
 	if err != nil {
 		return err
 	}
@@ -222,7 +225,7 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 	defer func() { <-f.sem }()
 	f.report(Event{Mod: mod, Kind: modcache.Zip, State: Planned})
 	err = modcache.FetchZip(ctx, mod, want, func(store func(io.Reader) error) error {
-		return f.src.Fetch(ctx, mod, string(modcache.Zip), store)
+		return f.src.Fetch(ctx, mod, string(modcache.Zip), modcache.SumSource(source, store))
 	}, tmp)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
@@ -245,11 +248,18 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 // when there is nothing to check against and the go command would insist on
 // one: the file must then be left to the go command.
 func (f *Fetcher) Want(ctx context.Context, mod module.Version, kind modcache.Kind) (want string, ok bool, err error) {
+	want, _, ok, err = f.want(ctx, mod, kind)
+	return want, ok, err
+}
+
+// want is Want, with the source of the hash: "" for go.sum, else the
+// checksum database's name.
+func (f *Fetcher) want(ctx context.Context, mod module.Version, kind modcache.Kind) (want, source string, ok bool, err error) {
 	if kind == modcache.Info {
 		// An .info carries no checksum, and the go command fetches one
 		// (to learn whether the version exists, and its time) before it
 		// looks anything up: no lookup for it here either.
-		return "", true, nil
+		return "", "", true, nil
 	}
 	zip, gomod := f.sums.Zip(mod), f.sums.GoMod(mod)
 	pick := func() string {
@@ -259,19 +269,19 @@ func (f *Fetcher) Want(ctx context.Context, mod module.Version, kind modcache.Ki
 		return zip
 	}
 	if pick() != "" {
-		return pick(), true, nil
+		return pick(), "", true, nil
 	}
 	if f.opts.NoSumCheck != nil && f.opts.NoSumCheck(mod.Path) {
-		return "", true, nil
+		return "", "", true, nil
 	}
 	if f.opts.Checksums == nil {
-		return "", false, nil
+		return "", "", false, nil
 	}
 	zip, gomod, err = f.opts.Checksums(ctx, mod)
 	if err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
-	return pick(), pick() != "", nil
+	return pick(), f.opts.SumDB, pick() != "", nil
 }
 
 func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.Kind) (State, error) {
@@ -281,7 +291,7 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 		}
 		return Left, ErrLeft
 	}
-	want, ok, err := f.Want(ctx, mod, kind)
+	want, source, ok, err := f.want(ctx, mod, kind)
 	if err != nil {
 		return Failed, err
 	}
@@ -306,7 +316,7 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 		f.opts.Downloading(mod)
 	}
 	dl := func(store func(io.Reader) error) error {
-		return f.src.Fetch(ctx, mod, string(kind), store)
+		return f.src.Fetch(ctx, mod, string(kind), modcache.SumSource(source, store))
 	}
 	switch kind {
 	case modcache.Info:

@@ -62,7 +62,8 @@ func (g *Go) HandOver(ctx context.Context, args []string, h HandOver) (int, erro
 		return code, err
 	}
 	sumdbDir, _ := h.Env.SumdbDir()
-	healer := &heal.Healer{Fetch: h.Fetch, Project: h.Project, Sums: h.Sums, SumdbDir: sumdbDir, Log: h.Log}
+	healer := &heal.Healer{Fetch: h.Fetch, Project: h.Project, Sums: h.Sums, SumdbDir: sumdbDir, Log: h.Log,
+		ModCacheRW: h.Env.Flags.ModCacheRW || goenv.DecodeFlags(args).ModCacheRW}
 	repairs, err := healer.Heal(ctx, heal.Diagnose(tail.String(), h.Env.GOMODCACHE, h.Dir))
 	for _, r := range repairs {
 		if h.Repaired != nil {
