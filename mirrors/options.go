@@ -71,6 +71,7 @@ type List struct {
 	groups    []*group
 	policy    retry.Policy
 	client    *http.Client // retrying
+	fresh     *http.Client // retrying, a new connection for every request
 	probes    *http.Client // one try, same connections
 	userAgent string
 	log       *slog.Logger
@@ -148,6 +149,7 @@ func New(goproxy string, opts Options) (*List, error) {
 		transport.TLSClientConfig = &tls.Config{RootCAs: opts.roots}
 	}
 	l.client = l.policy.ClientFor(transport, l.log)
+	l.fresh = l.policy.ClientFor(freshTransport(transport), l.log)
 	l.probes = &http.Client{Transport: transport, CheckRedirect: retry.CheckRedirect}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
