@@ -16,6 +16,12 @@ const (
 	Hedged                      // Mirror was slow; the same request was also sent to Next
 	Lied                        // Mirror served bytes that store rejected as wrong (Err)
 	Done                        // File came from Mirror: Bytes in Elapsed
+	// Progress reports Bytes of a large file received so far, of Size
+	// (-1 if unknown), from Mirror (for a file fetched in ranges, from
+	// the mirror whose answer started it, whichever mirrors serve the
+	// ranges). It comes every few hundred kilobytes, for files of at least
+	// [RangeThreshold] bytes.
+	Progress
 )
 
 // Event reports progress of a Fetch to Options.OnEvent, for progress
@@ -28,6 +34,7 @@ type Event struct {
 	Next    string
 	Attempt int // 1 for the first try on Mirror
 	Bytes   int64
+	Size    int64 // with Progress
 	Elapsed time.Duration
 	Err     error
 }

@@ -1,6 +1,7 @@
 package mirrors
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -57,6 +58,9 @@ type Options struct {
 	builtin []string         // instead of builtinMirrors
 	now     func() time.Time // instead of time.Now, for the breaker and the rank cache
 	roots   *x509.CertPool   // trusted instead of the system's
+	// Instead of RangeThreshold and rangeMinPart, so that ranges are
+	// tested on small files.
+	rangeMin, rangePart int64
 }
 
 // dialHook, when not nil, replaces the transport's dialer. Tests set it so
@@ -72,6 +76,9 @@ type List struct {
 	policy    retry.Policy
 	client    *http.Client // retrying
 	fresh     *http.Client // retrying, a new connection for every request
+	transport *http.Transport
+	rangeMin  int64        // see RangeThreshold
+	rangePart int64        // see rangeMinPart
 	probes    *http.Client // one try, same connections
 	userAgent string
 	log       *slog.Logger
@@ -150,6 +157,8 @@ func New(goproxy string, opts Options) (*List, error) {
 	}
 	l.client = l.policy.ClientFor(transport, l.log)
 	l.fresh = l.policy.ClientFor(freshTransport(transport), l.log)
+	l.transport = transport
+	l.rangeMin, l.rangePart = cmp.Or(opts.rangeMin, RangeThreshold), cmp.Or(opts.rangePart, rangeMinPart)
 	l.probes = &http.Client{Transport: transport, CheckRedirect: retry.CheckRedirect}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)

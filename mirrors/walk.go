@@ -38,6 +38,8 @@ type fetch struct {
 	fresh     map[*mirror]bool          // ask m on a new connection: its bytes were rejected
 	later     map[*mirror]bool          // ask the group's other mirrors before m: its bytes were rejected
 	rounds    map[*mirror]bool          // m had its second round (see anotherRound)
+	noRanges  map[*mirror]bool          // m answered a range request wrongly: one stream only
+	noMix     bool                      // bytes mixed from several mirrors were rejected: ranges from one mirror only
 	pending   *Event                    // a FailedOver or Lied waiting for the next mirror
 	local     error                     // store could not keep a good body (a full disk): stop
 }
@@ -71,6 +73,7 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 		fresh:     map[*mirror]bool{},
 		later:     map[*mirror]bool{},
 		rounds:    map[*mirror]bool{},
+		noRanges:  map[*mirror]bool{},
 	}
 	defer f.flush()
 	for _, g := range l.groups {
@@ -194,12 +197,21 @@ func (lg *leg) waited(t time.Time) time.Duration {
 	return t.Sub(time.Unix(0, lg.attempt.Load()))
 }
 
-// legResult is how a leg ended: with the body of a 200 response, or err.
+// legResult is how a leg ended: with a 200 response, or err.
 type legResult struct {
 	*leg
-	body io.ReadCloser
-	err  error
-	at   time.Time // when the headers or the error came
+	response
+	err error
+	at  time.Time // when the headers or the error came
+}
+
+// response is what a leg keeps of a 200 response.
+type response struct {
+	body   io.ReadCloser
+	size   int64    // its Content-Length, or -1
+	ranges bool     // it says Accept-Ranges: bytes
+	etag   string   // its strong ETag, if any
+	url    *url.URL // where it came from, after redirects
 }
 
 // race asks cands[0] for the file, and another leg as well when the
@@ -347,8 +359,8 @@ func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge bool, resu
 	})
 	f.l.begin(m, f.fail.File)
 	go func() {
-		body, err := f.l.get(ctx, cancel, m, f.rel, fresh)
-		results <- legResult{leg: lg, body: body, err: err, at: time.Now()}
+		resp, err := f.l.get(ctx, cancel, m, f.rel, fresh)
+		results <- legResult{leg: lg, response: resp, err: err, at: time.Now()}
 	}()
 	return lg
 }
@@ -435,8 +447,7 @@ func (f *fetch) giveUp(m *mirror, err error, limit time.Duration) error {
 // body broke or was rejected and it has retries left), or nil.
 func (f *fetch) deliver(ctx context.Context, g *group, win *legResult, asked map[*mirror]error) (done bool, again *mirror) {
 	m := win.m
-	body := &limitedBody{r: win.body, left: f.limit, file: fileName(f.rel)}
-	body.h.SetSeed(f.seed)
+	body := f.body(ctx, g, win)
 	err := f.store(body)
 	win.body.Close()
 	win.cancel()
@@ -458,8 +469,24 @@ func (f *fetch) deliver(ctx context.Context, g *group, win *legResult, asked map
 		f.record(m, err, asked)
 		return false, nil
 	}
+	if body.err == nil && body.mixed() && !f.noMix {
+		// Bytes from several mirrors of the same size, and they do not
+		// verify: who is to blame is not known. Asked for again from m
+		// alone, which then answers for its own bytes.
+		f.noMix = true
+		f.bodyFails[m]++
+		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: err})
+		return false, m
+	}
 	if body.err == nil {
 		return false, f.rejected(ctx, g, m, err, body.digest(), asked)
+	}
+	if errors.Is(body.err, errNoRanges) {
+		// The mirror said it serves ranges, then did not: the file is
+		// fetched again in one stream, at once.
+		f.noRanges[m] = true
+		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: body.err})
+		return false, m
 	}
 
 	// The body broke: retried on the same mirror while the policy allows.
@@ -581,13 +608,14 @@ func limited(err error) bool {
 // response. Any other status is a *retry.StatusError. With fresh, the
 // request goes on a connection of its own, never one shared with another
 // request (see [List.freshClient]).
-func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, rel string, fresh bool) (io.ReadCloser, error) {
+func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, rel string, fresh bool) (response, error) {
 	if m.base.Scheme == "file" {
-		return openFile(ctx, m, rel)
+		f, err := openFile(ctx, m, rel)
+		return response{body: f, size: -1}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.urlFor(rel), nil)
 	if err != nil {
-		return nil, err
+		return response{}, err
 	}
 	req.Header.Set("User-Agent", l.userAgent)
 	l.authorize(req, m)
@@ -599,15 +627,21 @@ func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, re
 	if err != nil {
 		// The mirror and file are named by Error; drop `Get "URL": `.
 		if ue, ok := err.(*url.Error); ok {
-			return nil, ue.Err
+			return response{}, ue.Err
 		}
-		return nil, err
+		return response{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, retry.NewStatusError(resp)
+		return response{}, retry.NewStatusError(resp)
 	}
-	return l.policy.Body(ctx, cancel, resp.Body), nil
+	return response{
+		body:   l.policy.Body(ctx, cancel, resp.Body),
+		size:   resp.ContentLength,
+		ranges: resp.Header.Get("Accept-Ranges") == "bytes" && !resp.Uncompressed,
+		etag:   strongETag(resp.Header.Get("ETag")),
+		url:    resp.Request.URL,
+	}, nil
 }
 
 // urlFor is the URL of rel under m.

@@ -42,6 +42,9 @@ func (e *events) kinds(names map[string]string) string {
 	defer e.mu.Unlock()
 	var out []string
 	for _, ev := range e.evs {
+		if ev.Kind == Progress {
+			continue // as many as the chunks the body came in
+		}
 		s := [...]string{"Started", "Retrying", "FailedOver", "Hedged", "Lied", "Done"}[ev.Kind] + " " + names[ev.Mirror]
 		switch ev.Kind {
 		case Retrying:
