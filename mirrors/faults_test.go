@@ -276,9 +276,10 @@ func TestFetchHedgeSameMirror(t *testing.T) {
 
 // TestHedgeBudget checks the budget that keeps hedges from flooding a
 // mirror that is slow for everyone: a few at once, then one for every ten
-// requests.
+// requests, and one a second.
 func TestHedgeBudget(t *testing.T) {
-	l := newList(t, "https://a.example", Options{})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newList(t, "https://a.example", Options{now: func() time.Time { return now }})
 	m := l.groups[0].mirrors[0]
 	for i := range hedgeBurst {
 		if !l.mayHedge(m) {
@@ -300,6 +301,26 @@ func TestHedgeBudget(t *testing.T) {
 	}
 	if l.mayHedge(m) {
 		t.Fatal("two hedges allowed after 10 requests")
+	}
+	now = now.Add(1500 * time.Millisecond)
+	if !l.mayHedge(m) {
+		t.Fatal("hedge refused after a second")
+	}
+	if l.mayHedge(m) {
+		t.Fatal("two hedges allowed after a second and a half")
+	}
+	now = now.Add(500 * time.Millisecond)
+	if !l.mayHedge(m) {
+		t.Fatal("hedge refused after two seconds")
+	}
+	now = now.Add(time.Hour)
+	for i := range hedgeBurst {
+		if !l.mayHedge(m) {
+			t.Fatalf("hedge %d refused after an hour", i+1)
+		}
+	}
+	if l.mayHedge(m) {
+		t.Fatal("more than a burst allowed after an hour")
 	}
 }
 

@@ -22,10 +22,14 @@ const (
 
 	// The hedge budget of a mirror: it may take hedgeBurst hedges at
 	// once, and earns a tenth of one with every request that is not a
-	// hedge, so that hedges add at most one request in ten to a mirror
-	// that is slow for everyone. (Counted in tenths of a hedge.)
-	hedgeBurst = 10
-	hedgeCost  = 10 // tenths
+	// hedge, and one a second whatever the traffic (so that the last
+	// files of a run, when few requests are left to earn it, are not
+	// starved), so that hedges add at most one request in ten, and one a
+	// second, to a mirror that is slow for everyone. (Counted in tenths
+	// of a hedge.)
+	hedgeBurst  = 10
+	hedgeCost   = 10 // tenths
+	hedgeRefill = time.Second
 
 	// healthyErrs is the largest failure average of a healthy mirror
 	// (see fetch.anotherRound).
@@ -50,8 +54,9 @@ type score struct {
 	downByProbe bool
 	lied        error // store rejected its bytes: not asked again while there is another
 
-	delivered int // files it delivered in this run
-	hedgeDebt int // tenths of hedges taken and not yet earned back; the budget is what is left of hedgeBurst
+	delivered int       // files it delivered in this run
+	hedgeDebt int       // tenths of hedges taken and not yet earned back; the budget is what is left of hedgeBurst
+	hedgeAt   time.Time // when hedgeDebt was last paid down by time
 
 	sumDB bool // its probe says it serves the checksum database
 }
@@ -328,9 +333,20 @@ func (l *List) earnHedge(m *mirror) {
 func (l *List) mayHedge(m *mirror) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if m.score.hedgeDebt+hedgeCost > hedgeBurst*hedgeCost {
+	s := m.score
+	now := l.now()
+	if s.hedgeAt.IsZero() {
+		s.hedgeAt = now
+	}
+	if n := now.Sub(s.hedgeAt) / hedgeRefill; n > 0 {
+		if s.hedgeDebt > 0 {
+			s.hedgeDebt = max(0, s.hedgeDebt-int(n)*hedgeCost)
+		}
+		s.hedgeAt = s.hedgeAt.Add(n * hedgeRefill)
+	}
+	if s.hedgeDebt+hedgeCost > hedgeBurst*hedgeCost {
 		return false
 	}
-	m.score.hedgeDebt += hedgeCost
+	s.hedgeDebt += hedgeCost
 	return true
 }
