@@ -49,9 +49,11 @@ type Options struct {
 	// negative RankTTL disables the cache.
 	RankTTL time.Duration
 	// HedgeAfter is the least time a request waits for its headers
-	// before the next mirror of its group is asked too (default 1s). The
-	// wait is 3 times the mirror's usual latency when that is longer. A
-	// negative HedgeAfter disables hedging.
+	// before the next mirror of its group, or the same mirror on a new
+	// connection, is asked too (default 1s). The wait is 3 times the
+	// mirror's usual latency when that is longer. A range of a large
+	// file silent for twice that wait is taken over by another
+	// connection. A negative HedgeAfter disables both.
 	HedgeAfter time.Duration
 
 	// For tests.
