@@ -101,6 +101,25 @@
 // ten at once, then one for every ten requests), so that a mirror slow for
 // everyone is not flooded with hedges.
 //
+// # Large files
+//
+// One TCP connection over a long, lossy link carries far less than the
+// link can. A zip of [RangeThreshold] or more whose mirror answers
+// Accept-Ranges: bytes is fetched in parts over up to eight connections at
+// once, when store takes the body with WriteTo into a file (an
+// io.WriterAt, as modcache does): the first answer serves the first part,
+// each other part is a Range request on a connection of its own, written
+// at its offset. A part that breaks is asked for again from the byte where
+// it stopped, without counting against the file's retries while bytes
+// keep coming; a connection that is done takes half of the largest part
+// left, or all of a part silent for twice the hedge delay. The group's
+// other mirrors serve parts too, once they are seen to serve a file of the
+// same size; bytes from several mirrors that do not verify are fetched
+// again from one. A mirror that answers a range with anything but the
+// range of the same file (a 200, another size, another ETag) has the file
+// fetched again in one stream. store verifies the whole file as it does
+// any other. Progress events report the bytes of large files as they come.
+//
 // # Errors and events
 //
 // A failed Fetch returns an [*Error] listing every mirror asked; [Classify]
