@@ -46,5 +46,14 @@ bench-faults:
 bench-real:
 	$(GO) run ./bench -real
 
+# The go command's own script tests (cmd/go/testdata/script) about module
+# downloads, run with plain go and through gomodx, and compared; no internet
+# needed (~3 minutes; the first run for a go version ~2 more). Only some:
+# make conformance RUN='mod_tidy_.*'. More flags (go run ./conformance -h):
+# CONFORMANCE_FLAGS='-setups plain,gomodx -quiet=false'. Never part of make test.
+.PHONY: conformance
+conformance:
+	$(GO) run ./conformance -go $(GO) $(if $(RUN),-run '$(RUN)') $(CONFORMANCE_FLAGS)
+
 clean:
 	rm -rf bin

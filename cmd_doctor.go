@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/gomodx/gomodx/doctor"
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/modcache"
 	"github.com/gomodx/gomodx/wrap"
 )
@@ -24,46 +24,51 @@ type doctorFlags struct {
 	timeout  time.Duration
 }
 
-func doctorCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Command {
+func doctorCommand(cfg *config, cmd func() *command) *cli.Command {
 	var f doctorFlags
 	return &cli.Command{
 		Name:  "doctor",
 		Usage: "explain why module downloads fail here, and what to do first",
 		Description: "Doctor checks, in the order a person would, the go toolchain's settings, GOPROXY, private\n" +
-			"modules, each mirror (DNS, connect, TLS, first byte, throughput, checksum database), the\n" +
-			"checksum database, the module cache, credentials and HTTP proxy settings, and gives each a\n" +
+			"modules, each mirror (DNS, connect, TLS, first byte, throughput, checksum database) and the\n" +
+			"built-in ones gomodx would turn to, the checksum database, the module cache, credentials\n" +
+			"and HTTP proxy settings, and gives each a\n" +
 			"verdict (ok, warn, FAIL) with the fix. It changes nothing; with --fix it applies the safe\n" +
 			"fixes: it removes faulty cache entries and prints 'go env -w' commands, which it runs only\n" +
 			"with --apply-env as well. It exits with status 1 when a check fails.",
-		Flags: []cli.Flag{
+		Flags: append(mirrorFlags(&cfg.mirrors),
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON", Destination: &f.json},
 			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "limit for each network check", EnvVars: []string{"GOMODX_DOCTOR_TIMEOUT"}, Destination: &f.timeout},
 			&cli.BoolFlag{Name: "offline", Usage: "skip every network check", EnvVars: []string{"GOMODX_OFFLINE"}, Destination: &f.offline},
 			&cli.BoolFlag{Name: "fix", Usage: "apply the safe fixes: remove faulty cache entries, print 'go env -w' commands", Destination: &f.fix},
 			&cli.BoolFlag{Name: "apply-env", Usage: "with --fix: also run the 'go env -w' commands", Destination: &f.applyEnv},
-		},
-		Action: func(c *cli.Context) (err error) {
-			*code, err = newCommand(*cfg, stdout, stderr).doctor(c.Context, f)
-			return err
+		),
+		Action: func(c *cli.Context) error {
+			return cmd().doctor(c.Context, f)
 		},
 	}
 }
 
-func (c *command) doctor(ctx context.Context, f doctorFlags) (int, error) {
+func (c *command) doctor(ctx context.Context, f doctorFlags) error {
 	if f.applyEnv && !f.fix {
-		return 2, fmt.Errorf("--apply-env needs --fix")
+		return fmt.Errorf("--apply-env needs --fix")
 	}
 	opts := doctor.Options{Timeout: f.timeout, Offline: f.offline}
 	g, err := wrap.Find(os.Getenv)
 	if err == nil {
 		opts.GoPath = g.Path
-		opts.Env, err = doctorEnv(ctx, g)
+		opts.Env, err = g.Config(ctx, "")
 	}
 	opts.GoErr = err
+	env := opts.Env
+	if env == nil {
+		env = goenv.New(goenv.Vars{}, os.Getenv)
+	}
+	opts.Mirrors = c.mirrorOptions(env, nil)
 
 	rep := doctor.Run(ctx, opts)
 	if ctx.Err() != nil {
-		return 1, ctx.Err()
+		return ctx.Err()
 	}
 	if f.json {
 		err = rep.WriteJSON(c.stdout)
@@ -71,38 +76,41 @@ func (c *command) doctor(ctx context.Context, f doctorFlags) (int, error) {
 		err = rep.WriteText(c.stdout)
 	}
 	if err != nil {
-		return 1, err
+		return err
 	}
 	code := 0
 	if rep.Failed() {
 		code = 1
 	}
-	if !f.fix {
-		return code, nil
+	if f.fix {
+		code = max(code, c.doctorFix(ctx, g, env, rep, f.applyEnv))
 	}
-	return c.doctorFix(ctx, g, opts.Env, rep, f.applyEnv, code)
+	return exit(code)
 }
 
 // doctorFix applies the report's safe fixes: it repairs the faulty cache
-// entries, and prints (with applyEnv, runs) the 'go env -w' commands.
-func (c *command) doctorFix(ctx context.Context, g *wrap.Go, env doctor.Env, rep *doctor.Report, applyEnv bool, code int) (int, error) {
+// entries, and prints (with applyEnv, runs) the 'go env -w' commands. It
+// returns 1 when a fix failed.
+func (c *command) doctorFix(ctx context.Context, g *wrap.Go, env *goenv.Config, rep *doctor.Report, applyEnv bool) int {
 	w := c.stderr
 	if len(rep.Faults) == 0 && len(rep.GoEnvFixes) == 0 {
 		fmt.Fprintln(w, "gomodx: doctor --fix: nothing to fix automatically; the fixes above are for you to apply")
-		return code, nil
+		return 0
 	}
+	code := 0
 	if len(rep.Faults) > 0 {
 		cache, err := modcache.Open(env.GOMODCACHE)
 		if err != nil {
-			return 1, err
+			printError(w, err)
+			return 1
 		}
-		for _, fl := range rep.Faults {
-			if err := cache.Repair(ctx, fl); err != nil {
-				fmt.Fprintf(w, "gomodx: %v\n", err)
+		for _, r := range cache.Repair(ctx, rep.Faults) {
+			if r.Err != nil {
+				fmt.Fprintf(w, "gomodx: %v\n", r.Err)
 				code = 1
 				continue
 			}
-			fmt.Fprintf(w, "gomodx: fixed %s: %s\n", faultHead(fl), pastTense(fl.Fix))
+			fmt.Fprintf(w, "gomodx: fixed %s: %s\n", faultHead(r.Fault), r.Fault.Fix.Done())
 		}
 	}
 	for _, args := range rep.GoEnvFixes {
@@ -117,13 +125,5 @@ func (c *command) doctorFix(ctx context.Context, g *wrap.Go, env doctor.Env, rep
 			code = 1
 		}
 	}
-	return code, nil
-}
-
-// doctorEnv reads the settings doctor checks, which include some wrap.Env
-// does not carry (GO111MODULE, GOTOOLCHAIN, GOROOT).
-func doctorEnv(ctx context.Context, g *wrap.Go) (doctor.Env, error) {
-	var env doctor.Env
-	err := g.DecodeEnv(ctx, "", &env)
-	return env, err
+	return code
 }

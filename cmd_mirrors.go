@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/mirrors"
 )
 
@@ -32,7 +33,7 @@ func mirrorFlags(mc *mirrorConfig) []cli.Flag {
 		},
 		&cli.BoolFlag{
 			Name:        "no-builtin-mirrors",
-			Usage:       "do not add the built-in public mirrors, even when GOPROXY is the default",
+			Usage:       "never ask the built-in public mirrors, even when GOPROXY's mirrors cannot serve a file",
 			EnvVars:     []string{"GOMODX_NO_BUILTIN_MIRRORS"},
 			Destination: &mc.noBuiltin,
 		},
@@ -47,7 +48,7 @@ func (mc *mirrorConfig) apply(opts *mirrors.Options) {
 
 // mirrorsCommand is 'gomodx mirrors': probe the mirrors gomodx would use,
 // rank them and print what it found.
-func mirrorsCommand(cfg *config, stdout, stderr io.Writer) *cli.Command {
+func mirrorsCommand(cfg *config, cmd func() *command) *cli.Command {
 	mc := &cfg.mirrors
 	var asJSON bool
 	timeout := 3 * time.Second
@@ -63,7 +64,7 @@ func mirrorsCommand(cfg *config, stdout, stderr io.Writer) *cli.Command {
 			&cli.BoolFlag{Name: "v", Usage: "log every request to stderr", EnvVars: []string{"GOMODX_VERBOSE"}, Destination: &cfg.verbose},
 		),
 		Action: func(c *cli.Context) error {
-			return newCommand(*cfg, stdout, stderr).mirrors(c.Context, timeout, asJSON)
+			return cmd().mirrors(c.Context, timeout, asJSON)
 		},
 	}
 }
@@ -86,7 +87,7 @@ func (c *command) mirrors(ctx context.Context, timeout time.Duration, asJSON boo
 	}
 
 	if len(results) == 0 {
-		return fmt.Errorf("GOPROXY=%s names no mirror", env.GOPROXY)
+		return fmt.Errorf("GOPROXY=%s names no mirror", goenv.Redact(env.GOPROXY))
 	}
 	if asJSON {
 		err = printProbesJSON(c.stdout, results)
@@ -121,7 +122,20 @@ func printProbes(w io.Writer, results []mirrors.ProbeResult) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			r.Mirror, ms(r.DNS), ms(r.Connect), ms(r.TLS), ms(r.FirstByte), r.Status, rank, sumdb)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var builtin []string
+	for _, r := range results {
+		if r.Rescue {
+			builtin = append(builtin, r.Mirror)
+		}
+	}
+	if len(builtin) > 0 {
+		_, err := fmt.Fprintf(w, "\nbuilt-in: %s are asked only when GOPROXY's mirrors cannot serve a file (unreachable, timing out, failing; never after a 404 or 410); --no-builtin-mirrors (GOMODX_NO_BUILTIN_MIRRORS=1) forbids them\n", strings.Join(builtin, ", "))
+		return err
+	}
+	return nil
 }
 
 // ms formats a step's time for the table: "-" for a step not taken.
@@ -142,6 +156,7 @@ func ms(d time.Duration) string {
 type probeJSON struct {
 	URL         string  `json:"url"`
 	Group       int     `json:"group"`
+	Builtin     bool    `json:"builtin,omitempty"` // asked only when GOPROXY's mirrors cannot serve a file
 	Rank        int     `json:"rank"`
 	Reachable   bool    `json:"reachable"`
 	Status      string  `json:"status"`
@@ -159,7 +174,7 @@ func printProbesJSON(w io.Writer, results []mirrors.ProbeResult) error {
 	msec := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	for _, r := range results {
 		p := probeJSON{
-			URL: r.Mirror, Group: r.Group, Rank: r.Rank, Reachable: r.Reachable,
+			URL: r.Mirror, Group: r.Group, Builtin: r.Rescue, Rank: r.Rank, Reachable: r.Reachable,
 			Status: r.Status, HTTPStatus: r.HTTPStatus, SumDB: r.SumDB,
 			DNSMs: msec(r.DNS), ConnectMs: msec(r.Connect), TLSMs: msec(r.TLS), FirstByteMs: msec(r.FirstByte),
 		}

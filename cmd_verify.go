@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/term"
 
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/modcache"
 	"github.com/gomodx/gomodx/prefetch"
 	"github.com/gomodx/gomodx/wrap"
@@ -31,7 +31,7 @@ type verifyFlags struct {
 	jobs      int
 }
 
-func verifyCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Command {
+func verifyCommand(cmd func() *command) *cli.Command {
 	var f verifyFlags
 	return &cli.Command{
 		Name:      "verify",
@@ -47,14 +47,13 @@ func verifyCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Comman
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON", Destination: &f.json},
 			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
 		},
-		Action: func(c *cli.Context) (err error) {
-			*code, err = newCommand(*cfg, stdout, stderr).verify(c.Context, f, c.Args().Slice())
-			return err
+		Action: func(c *cli.Context) error {
+			return cmd().verify(c.Context, f, c.Args().Slice())
 		},
 	}
 }
 
-func cleanCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Command {
+func cleanCommand(cmd func() *command) *cli.Command {
 	var f verifyFlags
 	return &cli.Command{
 		Name:      "clean",
@@ -72,9 +71,8 @@ func cleanCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Command
 			&cli.BoolFlag{Name: "json", Usage: "print the faults and what was done as JSON", Destination: &f.json},
 			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
 		},
-		Action: func(c *cli.Context) (err error) {
-			*code, err = newCommand(*cfg, stdout, stderr).clean(c.Context, f, c.Args().Slice())
-			return err
+		Action: func(c *cli.Context) error {
+			return cmd().clean(c.Context, f, c.Args().Slice())
 		},
 	}
 }
@@ -83,49 +81,38 @@ func cleanCommand(cfg *config, stdout, stderr io.Writer, code *int) *cli.Command
 type verifyScope struct {
 	cache *modcache.Cache
 	opts  modcache.VerifyOptions
-	what  string // "project", "modules" or "cache", for the JSON output
+	what  modcache.Scope
 }
 
-// scope works out which entries to verify: the module versions named on
-// the command line, the project's (its go.sum), or the whole cache (with
-// all, or outside a module).
-func (c *command) scope(ctx context.Context, env wrap.Env, all bool, args []string, jobs int) (*verifyScope, error) {
+// scope works out which entries to verify (modcache.Select): the module
+// versions named on the command line, the project's, or the whole cache.
+func (c *command) scope(env *goenv.Config, all bool, args []string, jobs int) (*verifyScope, error) {
 	cache, err := modcache.Open(env.GOMODCACHE)
 	if err != nil {
 		return nil, err
 	}
-	s := &verifyScope{cache: cache, what: "cache"}
-	s.opts.Jobs = jobs
-	if gopath := filepath.SplitList(env.GOPATH); len(gopath) > 0 && gopath[0] != "" {
-		s.opts.SumdbDir = filepath.Join(gopath[0], "pkg", "sumdb")
-	}
-	if key, _, _ := strings.Cut(env.GOSUMDB, " "); strings.Contains(key, "+") {
-		s.opts.SumdbKeys = []string{key}
-	}
 	// The project's go.sum is used whenever there is one; only with all
 	// may it be unreadable (the go command reports that better).
-	proj, err := prefetch.Load(env.GOMOD, env.GOWORK, env.ModFile())
+	proj, err := prefetch.Load(env.GOMOD, env.GOWORK, env.Flags.ModFile)
 	if err != nil && !all {
+		return nil, err
+	}
+	var versions []module.Version
+	if proj != nil {
+		versions = proj.Versions()
+	}
+	s := &verifyScope{cache: cache}
+	s.what, s.opts, err = modcache.Select(args, all, proj != nil, versions)
+	if err != nil {
 		return nil, err
 	}
 	if proj != nil {
 		s.opts.Sums = proj.Sums
 	}
-	switch {
-	case len(args) > 0:
-		s.what = "modules"
-		s.opts.Mods = []module.Version{}
-		for _, arg := range args {
-			path, vers, _ := strings.Cut(arg, "@")
-			if err := module.Check(path, vers); err != nil || module.CanonicalVersion(vers) != vers {
-				return nil, fmt.Errorf("%s: want module@version with a canonical version, like example.com/m@v1.2.3", arg)
-			}
-			s.opts.Mods = append(s.opts.Mods, module.Version{Path: path, Version: vers})
-		}
-	case proj != nil && !all:
-		s.what = "project"
-		s.opts.Mods = proj.Versions()
-		s.opts.Shared = true
+	s.opts.Jobs = jobs
+	s.opts.SumdbDir, _ = env.SumdbDir()
+	if !env.SumDB.Off && env.SumDB.Err == nil {
+		s.opts.SumdbKeys = []string{env.SumDB.Key}
 	}
 	return s, nil
 }
@@ -142,8 +129,8 @@ func (s *verifyScope) run(ctx context.Context) ([]modcache.Fault, int, error) {
 // verifyResult is the JSON output of verify and clean.
 type verifyResult struct {
 	GOMODCACHE string
-	Scope      string // "project", "modules" or "cache"
-	Checked    int    // module versions checked
+	Scope      modcache.Scope
+	Checked    int // module versions checked
 	Faults     []faultResult
 }
 
@@ -153,18 +140,18 @@ type faultResult struct {
 	Error    string `json:",omitempty"` // clean only: why Repair failed
 }
 
-func (c *command) verify(ctx context.Context, f verifyFlags, args []string) (int, error) {
+func (c *command) verify(ctx context.Context, f verifyFlags, args []string) error {
 	_, env, err := c.goEnv(ctx, "")
 	if err != nil {
-		return 1, err
+		return err
 	}
-	s, err := c.scope(ctx, env, f.all, args, f.jobs)
+	s, err := c.scope(env, f.all, args, f.jobs)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	faults, checked, err := s.run(ctx)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	if f.json {
 		res := verifyResult{GOMODCACHE: s.cache.Root(), Scope: s.what, Checked: checked, Faults: []faultResult{}}
@@ -172,105 +159,97 @@ func (c *command) verify(ctx context.Context, f verifyFlags, args []string) (int
 			res.Faults = append(res.Faults, faultResult{Fault: fl})
 		}
 		if err := writeJSON(c.stdout, res); err != nil {
-			return 1, err
+			return err
 		}
 	} else {
 		for _, fl := range faults {
 			fmt.Fprintln(c.stdout, fl)
 		}
 		if len(faults) == 0 {
-			fmt.Fprintf(c.stdout, "all modules verified (%d module versions in %s)\n", checked, scopeText(s))
+			fmt.Fprintf(c.stdout, "all modules verified (%d module versions in %s)\n", checked, s.what.Describe())
 		}
 	}
 	if len(faults) == 0 {
-		return 0, nil
+		return nil
 	}
 	if !f.json {
 		fmt.Fprintf(c.stderr, "gomodx: %s in the module cache (%s)\n", plural(len(faults), "faulty entry", "faulty entries"), s.cache.Root())
-		fmt.Fprintf(c.stderr, "gomodx: hint: run '%s' to remove exactly these; the go command fetches them again when needed\n", cleanHint(s, args))
+		fmt.Fprintf(c.stderr, "gomodx: hint: run '%s' to remove exactly these; the go command fetches them again when needed\n", cleanHint(s.what, args))
 	}
-	return 1, nil
-}
-
-func scopeText(s *verifyScope) string {
-	switch s.what {
-	case "project":
-		return "the project's go.sum"
-	case "modules":
-		return "the named modules"
-	}
-	return "the whole cache"
+	return exit(1)
 }
 
 // cleanHint is the clean command that removes what verify found.
-func cleanHint(s *verifyScope, args []string) string {
-	switch s.what {
-	case "modules":
+func cleanHint(scope modcache.Scope, args []string) string {
+	switch scope {
+	case modcache.ScopeModules:
 		return "gomodx clean " + strings.Join(args, " ")
-	case "cache":
+	case modcache.ScopeCache:
 		return "gomodx clean --all-faults"
 	}
 	return "gomodx clean"
 }
 
-func (c *command) clean(ctx context.Context, f verifyFlags, args []string) (int, error) {
+func (c *command) clean(ctx context.Context, f verifyFlags, args []string) error {
 	g, env, err := c.goEnv(ctx, "")
 	if err != nil {
-		return 1, err
+		return err
 	}
 	if f.all {
 		if len(args) > 0 || f.allFaults {
-			return 2, errors.New("--all removes the whole module cache: it takes no modules and no --all-faults")
+			return errors.New("--all removes the whole module cache: it takes no modules and no --all-faults")
 		}
 		return c.cleanAll(ctx, g, env, f)
 	}
-	s, err := c.scope(ctx, env, f.allFaults, args, f.jobs)
+	s, err := c.scope(env, f.allFaults, args, f.jobs)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	faults, checked, err := s.run(ctx)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	res := verifyResult{GOMODCACHE: s.cache.Root(), Scope: s.what, Checked: checked, Faults: []faultResult{}}
-	var errs []error
-	staleIndex := false
-	for _, fl := range faults {
-		r := faultResult{Fault: fl}
-		switch {
-		case f.dryRun:
+	if f.dryRun {
+		for _, fl := range faults {
 			if !f.json {
 				fmt.Fprintf(c.stdout, "%s: would %s (%s)\n", faultHead(fl), fl.Fix, fl.Path)
 			}
-		default:
-			if err := s.cache.Repair(ctx, fl); err != nil {
-				r.Error = err.Error()
-				errs = append(errs, err)
-				if ctx.Err() != nil {
-					return 1, ctx.Err()
-				}
+			res.Faults = append(res.Faults, faultResult{Fault: fl})
+		}
+	}
+	var errs []error
+	staleIndex := false
+	if !f.dryRun {
+		for _, r := range s.cache.Repair(ctx, faults) {
+			fr := faultResult{Fault: r.Fault, Repaired: r.Err == nil}
+			if r.Err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if r.Err != nil {
+				fr.Error = r.Err.Error()
+				errs = append(errs, r.Err)
 			} else {
-				r.Repaired = true
-				staleIndex = staleIndex || fl.Kind == modcache.DirModified
+				staleIndex = staleIndex || r.Fault.Kind == modcache.DirModified
 				if !f.json {
-					fmt.Fprintf(c.stdout, "%s: %s (%s)\n", faultHead(fl), pastTense(fl.Fix), fl.Path)
+					fmt.Fprintf(c.stdout, "%s: %s (%s)\n", faultHead(r.Fault), r.Fault.Fix.Done(), r.Fault.Path)
 				}
 			}
+			res.Faults = append(res.Faults, fr)
 		}
-		res.Faults = append(res.Faults, r)
 	}
 	if f.json {
 		if err := writeJSON(c.stdout, res); err != nil {
-			return 1, err
+			return err
 		}
 	}
 	if len(errs) > 0 {
-		return 1, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
 	switch {
 	case f.json:
 	case len(faults) == 0:
-		fmt.Fprintf(c.stderr, "gomodx: no faulty entries in the module cache (%d module versions in %s)\n", checked, scopeText(s))
+		fmt.Fprintf(c.stderr, "gomodx: no faulty entries in the module cache (%d module versions in %s)\n", checked, s.what.Describe())
 	case f.dryRun:
 		fmt.Fprintf(c.stderr, "gomodx: %s; run without --dry-run to fix them\n", plural(len(faults), "faulty entry", "faulty entries"))
 	default:
@@ -282,23 +261,23 @@ func (c *command) clean(ctx context.Context, f verifyFlags, args []string) (int,
 			fmt.Fprintln(c.stderr, "gomodx: hint: go keeps an index of each extracted module in its build cache, keyed by directory alone; if go still reports files or imports the module does not have, run 'go clean -cache'")
 		}
 	}
-	return 0, nil
+	return nil
 }
 
 // cleanAll removes the whole module cache through the real go command's
 // 'go clean -modcache', so that exactly what go considers its cache goes,
 // in go's own way (directories made writable, then removed), after the
 // user confirmed it on a terminal or passed --yes.
-func (c *command) cleanAll(ctx context.Context, g *wrap.Go, env wrap.Env, f verifyFlags) (int, error) {
+func (c *command) cleanAll(ctx context.Context, g *wrap.Go, env *goenv.Config, f verifyFlags) error {
 	root := env.GOMODCACHE
 	if f.dryRun {
-		return g.Run(ctx, "", c.stdout, c.stderr, "clean", "-n", "-modcache")
+		return ran(g.Run(ctx, "", c.stdout, c.stderr, "clean", "-n", "-modcache"))
 	}
 	if !f.yes {
 		if !stdinIsTerminal() {
 			fmt.Fprintf(c.stderr, "gomodx: refusing to remove the whole module cache at %s without confirmation (stdin is not a terminal)\n", root)
 			fmt.Fprintf(c.stderr, "gomodx: hint: 'gomodx clean' removes only the faulty entries; to remove everything, rerun with --yes: gomodx clean --all --yes\n")
-			return 1, nil
+			return exit(1)
 		}
 		fmt.Fprintf(c.stderr, "remove the whole module cache at %s? [y/N] ", root)
 		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -306,10 +285,10 @@ func (c *command) cleanAll(ctx context.Context, g *wrap.Go, env wrap.Env, f veri
 		case "y", "yes":
 		default:
 			fmt.Fprintln(c.stderr, "gomodx: module cache left as it was")
-			return 1, nil
+			return exit(1)
 		}
 	}
-	return g.Run(ctx, "", c.stdout, c.stderr, "clean", "-modcache")
+	return ran(g.Run(ctx, "", c.stdout, c.stderr, "clean", "-modcache"))
 }
 
 // stdinIsTerminal reports whether a person can answer a question.
@@ -322,17 +301,6 @@ func faultHead(f modcache.Fault) string {
 		return string(f.Kind)
 	}
 	return f.Mod.String() + ": " + string(f.Kind)
-}
-
-// pastTense turns a Fault's Fix ("remove .mod") into what was done
-// ("removed .mod").
-func pastTense(fix string) string {
-	for _, verb := range [][2]string{{"remove ", "removed "}, {"rewrite ", "rewrote "}} {
-		if rest, ok := strings.CutPrefix(fix, verb[0]); ok {
-			return verb[1] + rest
-		}
-	}
-	return fix
 }
 
 func plural(n int, one, many string) string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -11,13 +10,17 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/mod/module"
 
 	"github.com/gomodx/gomodx/checksum"
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/mirrors"
 	"github.com/gomodx/gomodx/modcache"
 	"github.com/gomodx/gomodx/prefetch"
 	"github.com/gomodx/gomodx/retry"
 	"github.com/gomodx/gomodx/wrap"
+	"github.com/gomodx/gomodx/wrap/heal"
+	"github.com/gomodx/gomodx/wrap/progress"
 )
 
 // config holds the flag values, each also settable by a GOMODX_ variable.
@@ -134,89 +137,131 @@ func newCommand(cfg config, stdout, stderr io.Writer) *command {
 }
 
 // download is 'go mod download', with the modules fetched by gomodx first.
-func (c *command) download(ctx context.Context, args []string) (int, error) {
+func (c *command) download(ctx context.Context, args []string) error {
 	goArgs := append(append([]string{"mod", "download"}, c.cfg.goFlags.args()...), args...)
-	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ wrap.Env) prefetch.Targets {
+	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ *goenv.Config) plan {
 		t, queries := prefetch.ParseTargets(p, args)
 		if len(queries) > 0 {
 			c.log.Info("left to the go command", "queries", queries)
 		}
-		return t
+		return downloadPlan(p, t)
 	})
 }
 
-// tidy is 'go mod tidy'. It reads every file go.sum names (the last tidy
-// needed them) and the packages of every module go.mod requires; what a new
-// import needs beyond that, go asks the loopback proxy for.
-func (c *command) tidy(ctx context.Context, args []string) (int, error) {
+// plan fetches what the go command is about to read.
+type plan func(ctx context.Context, f *prefetch.Fetcher) error
+
+func downloadPlan(p *prefetch.Project, t prefetch.Targets) plan {
+	return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Run(ctx, f, p, t) }
+}
+
+// tidy is 'go mod tidy'. gomodx fetches what go's tidy reads, following
+// its loader; what a new import needs beyond that, go asks the loopback
+// proxy for.
+func (c *command) tidy(ctx context.Context, args []string) error {
 	goArgs := append(append([]string{"mod", "tidy"}, c.cfg.goFlags.args()...), args...)
-	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ wrap.Env) prefetch.Targets {
-		if p == nil {
-			return prefetch.Targets{NoGraph: true}
-		}
-		t := prefetch.DefaultTargets(p)
-		t.GoSum = true
-		return t
+	return c.runGo(ctx, goArgs, func(p *prefetch.Project, env *goenv.Config) plan {
+		opts := prefetch.TidyOptions{GoVersion: c.cfg.goFlags.goVer, Compat: c.cfg.goFlags.compat, GOROOT: env.GOROOT}
+		return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Tidy(ctx, f, p, opts) }
 	})
 }
 
-// goCommand is any other go command, run as 'gomodx go build ./...'.
-func (c *command) goCommand(ctx context.Context, args []string) (int, error) {
-	return c.runGo(ctx, args, func(p *prefetch.Project, env wrap.Env) prefetch.Targets {
-		if p == nil || p.Vendored(append(strings.Fields(env.GOFLAGS), args...)) {
-			return prefetch.Targets{NoGraph: true}
+// goCommand is any other go command, run as 'gomodx go build ./...'. What
+// it is about to read is planned as far as gomodx can know it exactly
+// (see prefetch.ParseCommand); the rest, go asks the loopback proxy for.
+func (c *command) goCommand(ctx context.Context, args []string) error {
+	// -C must come first, right after the command's name, as go requires.
+	if len(args) > 1 && strings.HasPrefix(args[1], "-") {
+		switch name := strings.TrimLeft(args[1], "-"); {
+		case name == "C" && len(args) > 2:
+			c.cfg.goFlags.C = args[2]
+		case strings.HasPrefix(name, "C="):
+			c.cfg.goFlags.C = name[len("C="):]
 		}
-		return prefetch.DefaultTargets(p)
+	}
+	return c.runGo(ctx, args, func(p *prefetch.Project, env *goenv.Config) plan {
+		cmd := prefetch.ParseCommand(args, strings.Fields(env.GOFLAGS))
+		switch cmd.Kind {
+		case prefetch.ModDownload:
+			t, _ := prefetch.ParseTargets(p, cmd.Modules)
+			return downloadPlan(p, t)
+		case prefetch.ModTidy:
+			opts := cmd.Tidy
+			opts.GOROOT = env.GOROOT
+			return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Tidy(ctx, f, p, opts) }
+		case prefetch.PackageLoad:
+			if cmd.Vendor || p == nil || p.Vendored(append(strings.Fields(env.GOFLAGS), args...)) {
+				break
+			}
+			opts := cmd.Build
+			opts.Dir = c.goDir()
+			opts.GOROOT = env.GOROOT
+			opts.Tags = prefetch.BuildTags(env.GOOS, env.GOARCH, env.CGO_ENABLED == "1", strings.TrimPrefix(env.GOVERSION, "go"), opts.BuildTags)
+			return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Build(ctx, f, p, opts) }
+		}
+		return func(context.Context, *prefetch.Fetcher) error { return nil }
 	})
 }
 
 // runGo runs the go command with args after fetching what plan says it
-// will need, with GOPROXY pointing at gomodx's loopback proxy so that
-// whatever else it asks for goes through the same mirrors, retries and
-// verification; if go then fails on a corrupt cache entry, it repairs the
-// entry and runs go once more. The exit status is go's.
-func (c *command) runGo(ctx context.Context, args []string, plan func(*prefetch.Project, wrap.Env) prefetch.Targets) (int, error) {
+// will need, and hands it over to go (wrap.HandOver: a loopback GOPROXY,
+// healing a corrupt cache entry go fails on). The exit status is go's.
+func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefetch.Project, *goenv.Config) plan) error {
 	g, env, err := c.goEnv(ctx, c.cfg.goFlags.C)
 	if err != nil {
-		return 1, err
+		return err
 	}
-	if !env.Proxied() {
-		// GOPROXY=off or direct: there is nothing gomodx may fetch.
-		return g.Run(ctx, c.cfg.goFlags.C, c.stdout, c.stderr, args...)
+	if why := cannotFetch(env); why != "" {
+		// go runs alone, and says in its own words what is wrong, if
+		// anything is for what it does.
+		c.log.Info("not fetching", "reason", why)
+		return ran(g.Run(ctx, c.cfg.goFlags.C, c.stdout, c.stderr, args...))
 	}
 	rep, done, err := c.reporter()
 	if err != nil {
-		return 1, err
+		return err
 	}
 	defer done()
 	s, err := c.session(ctx, env, args, rep)
 	if err != nil {
-		return 1, err
+		return err
 	}
 	defer s.close()
-	if err := prefetch.Run(ctx, s.fetch, s.proj, plan(s.proj, env)); err != nil {
-		return 1, err
+	if err := planFor(s.proj, env)(ctx, s.fetch); err != nil {
+		return err
 	}
 
-	ep, err := wrap.Serve(s.fetch, s.mirrors, env.Private, c.log)
-	if err != nil {
-		return 1, err
+	return ran(g.HandOver(ctx, args, wrap.HandOver{
+		Env:     env,
+		Fetch:   s.fetch,
+		Mirrors: s.mirrors,
+		Project: s.proj,
+		Sums:    s.sums,
+		Dir:     c.goDir(),
+		Stdout:  c.stdout,
+		Stderr:  c.stderr,
+		Log:     c.log,
+		Started: rep.Finish, // the bar goes before the go command's own output starts
+		Repaired: func(r heal.Repair) {
+			rep.Repair(r.Fault.Mod, r.String())
+		},
+		HealFailed: func(err error) { printError(c.stderr, err) },
+	}))
+}
+
+// cannotFetch says why gomodx has nothing to fetch with env, or "": a
+// GOPROXY of off or direct, or no usable GOMODCACHE, which the go command
+// complains about only when it needs it, so that it must not stop a
+// command go runs without it. (A GOPROXY that does not parse stops
+// gomodx, with the password hidden: go's own message would show it.)
+func cannotFetch(env *goenv.Config) string {
+	switch {
+	case !env.Proxy.Proxied():
+		return "GOPROXY is off, or starts with direct"
+	case env.GOMODCACHE == "" || !filepath.IsAbs(env.GOMODCACHE):
+		return "no absolute GOMODCACHE"
 	}
-	defer ep.Close()
-	g.Env = append(os.Environ(), "GOPROXY="+env.ProxyFor(ep.URL))
-	rep.Finish() // the bar goes before the go command's own output starts
-	// -C is already in args: go changes directory itself.
-	tail := wrap.NewTail(64 << 10)
-	code, err := g.Run(ctx, "", c.stdout, io.MultiWriter(c.stderr, tail), args...)
-	if err != nil || code == 0 || ctx.Err() != nil {
-		return code, err
-	}
-	healer := &wrap.Healer{Fetch: s.fetch, Project: s.proj, Sums: s.sums, SumdbDir: filepath.Join(firstPath(env.GOPATH), "pkg", "sumdb")}
-	if !c.heal(ctx, rep, healer, wrap.Diagnose(tail.String(), env.GOMODCACHE, c.goDir())) {
-		return code, nil
-	}
-	fmt.Fprintf(c.stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
-	return g.Run(ctx, "", c.stdout, c.stderr, args...)
+	return ""
 }
 
 // session is what one command fetches with: the project, the mirrors and
@@ -236,7 +281,7 @@ func (s *session) close() {
 }
 
 // session sets up fetching for the go command about to run with args.
-func (c *command) session(ctx context.Context, env wrap.Env, args []string, rep *wrap.Reporter) (*session, error) {
+func (c *command) session(ctx context.Context, env *goenv.Config, args []string, rep *progress.Reporter) (*session, error) {
 	cache, err := modcache.Open(env.GOMODCACHE)
 	if err != nil {
 		return nil, err
@@ -260,24 +305,35 @@ func (c *command) session(ctx context.Context, env wrap.Env, args []string, rep 
 		// The go command unpacks what it downloads; doing it here, while
 		// other downloads are in flight, overlaps that work with the waits.
 		Extract:    true,
-		ModCacheRW: env.ModCacheRW(args),
+		ModCacheRW: env.Flags.ModCacheRW || goenv.DecodeFlags(args).ModCacheRW,
 		Jobs:       c.cfg.jobs,
 		Private:    env.Private,
 		NoSumCheck: env.NoSumCheck,
 		Progress:   rep.File,
 	}
+	if len(args) < 2 || args[0] != "mod" || args[1] != "download" {
+		// The go command says which zips it downloads, except in 'go mod
+		// download'; it would have said so for those gomodx fetches.
+		opts.Downloading = func(mod module.Version) {
+			rep.GoLine("go: downloading " + mod.Path + " " + mod.Version)
+		}
+	}
 	var db *checksum.DB
-	db, err = checksum.Open(checksum.Options{
-		GOSUMDB:    env.GOSUMDB,
-		GOPATH:     env.GOPATH,
-		GOMODCACHE: env.GOMODCACHE,
-		Remote: func(ctx context.Context, name, path string) ([]byte, error) {
-			return src.SumDB(ctx, name, db.URL(), path)
-		},
-	})
-	if err != nil {
-		src.Close()
-		return nil, err
+	if env.SumDB.Err != nil {
+		// What go.sum does not vouch for is left to the go command, which
+		// reports the GOSUMDB if it needs it.
+		c.log.Info("not asking the checksum database", "reason", env.SumDB.Err)
+	} else {
+		db, err = checksum.Open(checksum.Options{
+			Env: env,
+			Remote: func(ctx context.Context, name, path string) ([]byte, error) {
+				return src.SumDB(ctx, name, db.URL(), path)
+			},
+		})
+		if err != nil {
+			src.Close()
+			return nil, err
+		}
 	}
 	if db != nil {
 		opts.Checksums = db.Lookup
@@ -286,28 +342,38 @@ func (c *command) session(ctx context.Context, env wrap.Env, args []string, rep 
 	return s, nil
 }
 
-// mirrorList is the GOPROXY mirrors with gomodx's flags applied.
-func (c *command) mirrorList(env wrap.Env, onEvent func(mirrors.Event)) (*mirrors.List, error) {
+// mirrorOptions are the options of every List gomodx builds: gomodx's
+// flags, the go command's credentials.
+func (c *command) mirrorOptions(env *goenv.Config, onEvent func(mirrors.Event)) mirrors.Options {
 	policy := c.cfg.retry
 	policy.WaitMax = 20 * policy.WaitMin
 	opts := mirrors.Options{
 		Policy:       policy,
 		UserAgent:    "gomodx/" + buildVersion(),
 		Logger:       c.log,
-		GOAUTH:       env.GOAUTH,
+		Auth:         env.Auth,
 		OnEvent:      onEvent,
 		ProbeTimeout: c.cfg.probeTimeout,
 	}
 	c.cfg.mirrors.apply(&opts)
-	return mirrors.New(env.GOPROXY, opts)
+	return opts
+}
+
+// mirrorList is the GOPROXY mirrors with gomodx's flags applied. A
+// GOPROXY that does not parse is the go command's error.
+func (c *command) mirrorList(env *goenv.Config, onEvent func(mirrors.Event)) (*mirrors.List, error) {
+	if env.Proxy.Err != nil {
+		return nil, env.Proxy.Err
+	}
+	return mirrors.New(env.Proxy.Entries, c.mirrorOptions(env, onEvent))
 }
 
 // modFile is the go.mod the go command will read: -modfile (relative to
 // -C), else GOFLAGS' -modfile, else "" for GOMOD.
-func (c *command) modFile(env wrap.Env) string {
+func (c *command) modFile(env *goenv.Config) string {
 	f := c.cfg.goFlags.modfile
 	if f == "" {
-		f = env.ModFile()
+		f = env.Flags.ModFile
 	}
 	if f != "" && !filepath.IsAbs(f) {
 		f = filepath.Join(c.cfg.goFlags.C, f)
@@ -321,42 +387,11 @@ func (c *command) goDir() string {
 	return filepath.Join(dir, c.cfg.goFlags.C)
 }
 
-// heal repairs what a failed go command blamed on the cache, and says so.
-// It reports whether go is worth running again.
-func (c *command) heal(ctx context.Context, rep *wrap.Reporter, h *wrap.Healer, d wrap.Diagnosis) bool {
-	if d.NotCache != "" {
-		c.log.Info("not repairing the module cache", "reason", d.NotCache)
-		return false
-	}
-	if len(d.Mods) == 0 && !d.Unnamed {
-		return false
-	}
-	repairs, err := h.Heal(ctx, d)
-	for _, r := range repairs {
-		how := "go will extract it again"
-		if r.Fetched {
-			how = "fetched again from the mirrors and verified"
-		}
-		rep.Repair(r.Fault.Mod, r.Fault.String()+"; "+how)
-	}
-	if err != nil {
-		report(c.stderr, err)
-		return false
-	}
-	return len(repairs) > 0
-}
-
-// firstPath is the first element of a GOPATH list.
-func firstPath(list string) string {
-	first, _, _ := strings.Cut(list, string(filepath.ListSeparator))
-	return first
-}
-
 // reporter returns the progress display on stderr, with gomodx's event
 // stream going to --json-file, else with -json to stdout (see
-// wrap.JSONEvent); and the function that prints the summary and closes the
-// stream, to be deferred.
-func (c *command) reporter() (*wrap.Reporter, func(), error) {
+// progress.JSONEvent); and the function that prints the summary and closes
+// the stream, to be deferred.
+func (c *command) reporter() (*progress.Reporter, func(), error) {
 	var events io.Writer
 	closeEvents := func() {}
 	switch {
@@ -371,9 +406,9 @@ func (c *command) reporter() (*wrap.Reporter, func(), error) {
 	}
 	tty := false
 	if f, ok := c.stderr.(*os.File); ok {
-		tty = wrap.IsTerminal(f, os.Getenv)
+		tty = progress.IsTerminal(f, os.Getenv)
 	}
-	rep := wrap.NewReporter(wrap.ReporterOptions{
+	rep := progress.NewReporter(progress.Options{
 		Stderr:     c.stderr,
 		JSON:       events,
 		Quiet:      c.cfg.quiet,
@@ -386,14 +421,14 @@ func (c *command) reporter() (*wrap.Reporter, func(), error) {
 }
 
 // goEnv finds the real go and reads its configuration as seen from dir.
-func (c *command) goEnv(ctx context.Context, dir string) (*wrap.Go, wrap.Env, error) {
+func (c *command) goEnv(ctx context.Context, dir string) (*wrap.Go, *goenv.Config, error) {
 	g, err := wrap.Find(os.Getenv)
 	if err != nil {
-		return nil, wrap.Env{}, err
+		return nil, nil, err
 	}
-	env, err := g.ReadEnv(ctx, dir)
+	env, err := g.Config(ctx, dir)
 	if err != nil {
-		return nil, wrap.Env{}, err
+		return nil, nil, err
 	}
 	return g, env, nil
 }

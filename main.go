@@ -21,7 +21,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/gomodx/gomodx/wrap"
+	"github.com/gomodx/gomodx/wrap/shell"
 )
 
 // version is set with -ldflags "-X main.version=…"; otherwise the module
@@ -38,10 +38,10 @@ func main() {
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg config
-	code := 0
 	// -v is every command's verbose flag, as in the go command; the
 	// version is --version only.
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cmd := func() *command { return newCommand(cfg, stdout, stderr) }
 	app := &cli.App{
 		Name:      "gomodx",
 		Usage:     "fast, resilient module downloads for the go command",
@@ -63,19 +63,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				Usage:     "download modules to the module cache, like 'go mod download'",
 				ArgsUsage: "[modules]",
 				Flags:     append(cfg.flags(), cfg.goFlags.downloadFlags()...),
-				Action: func(c *cli.Context) (err error) {
-					code, err = newCommand(cfg, stdout, stderr).download(c.Context, c.Args().Slice())
-					return err
+				Action: func(c *cli.Context) error {
+					return cmd().download(c.Context, c.Args().Slice())
 				},
 			},
 			{
 				Name:  "tidy",
 				Usage: "add missing and remove unused modules, like 'go mod tidy'",
 				Flags: append(cfg.flags(), append(cfg.goFlags.tidyFlags(), cfg.jsonFlag())...),
-				Action: func(c *cli.Context) (err error) {
+				Action: func(c *cli.Context) error {
 					cfg.goFlags.v = cfg.verbose
-					code, err = newCommand(cfg, stdout, stderr).tidy(c.Context, c.Args().Slice())
-					return err
+					return cmd().tidy(c.Context, c.Args().Slice())
 				},
 			},
 			{
@@ -84,22 +82,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				ArgsUsage:       "command [arguments]",
 				SkipFlagParsing: true,
 				Flags:           cfg.flags(),
-				Action: func(c *cli.Context) (err error) {
-					code, err = newCommand(cfg, stdout, stderr).goCommand(c.Context, c.Args().Slice())
-					return err
+				Action: func(c *cli.Context) error {
+					return cmd().goCommand(c.Context, c.Args().Slice())
 				},
 			},
-			mirrorsCommand(&cfg, stdout, stderr),
-			verifyCommand(&cfg, stdout, stderr, &code),
-			cleanCommand(&cfg, stdout, stderr, &code),
-			doctorCommand(&cfg, stdout, stderr, &code),
+			mirrorsCommand(&cfg, cmd),
+			verifyCommand(cmd),
+			cleanCommand(cmd),
+			doctorCommand(&cfg, cmd),
 			{
 				Name:      "shell-init",
 				Usage:     "print a shell function that sends 'go mod tidy' and 'go mod download' through gomodx",
 				ArgsUsage: "bash|zsh|fish",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "send every go command that may fetch modules through gomodx"}},
 				Action: func(c *cli.Context) error {
-					if err := wrap.ShellInit(stdout, c.Args().First(), c.Bool("all")); err != nil {
+					if err := shell.Init(stdout, c.Args().First(), c.Bool("all")); err != nil {
 						return usageError{error: err, command: "shell-init"}
 					}
 					return nil
@@ -110,19 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
 	}
-	if err := app.RunContext(ctx, args); err != nil {
-		return report(stderr, err)
-	}
-	return code
+	return report(stderr, app.RunContext(ctx, args))
 }
-
-// usageError is bad usage of gomodx itself: exit status 2, as for go.
-type usageError struct {
-	error
-	command string // whose help to point at, if any
-}
-
-func (e usageError) Unwrap() error { return e.error }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	u := usageError{error: err}

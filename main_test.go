@@ -41,6 +41,7 @@ func TestScript(t *testing.T) {
 			e.Defer(proxy.Close)
 			e.Values[proxyKey{}] = proxy
 			e.Setenv("PROXY", proxy.URL)
+			e.Setenv("PROXYHOST", strings.TrimPrefix(proxy.URL, "http://"))
 			e.Setenv("GOPROXY", proxy.URL+"/mod")
 			e.Setenv("GOPATH", filepath.Join(e.WorkDir, "gopath"))
 			e.Setenv("GOMODCACHE", filepath.Join(e.WorkDir, "modcache"))
@@ -68,6 +69,7 @@ func TestScript(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"vsgo": vsgo,
 			// proxylog prints the requests the fault proxy served since the
 			// last proxylog, one "client mirror file" line each, sorted.
 			"proxylog": func(ts *testscript.TestScript, neg bool, args []string) {

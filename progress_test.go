@@ -25,7 +25,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/rogpeppe/go-internal/goproxytest"
 
-	"github.com/gomodx/gomodx/wrap"
+	"github.com/gomodx/gomodx/wrap/progress"
 )
 
 // These tests run the gomodx binary (testscript.Main put it on PATH) with
@@ -272,16 +272,16 @@ func TestTerminalBar(t *testing.T) {
 	}
 }
 
-func readSummary(t *testing.T, file string) wrap.JSONEvent {
+func readSummary(t *testing.T, file string) progress.JSONEvent {
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var sum wrap.JSONEvent
+	var sum progress.JSONEvent
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var ev wrap.JSONEvent
+		var ev progress.JSONEvent
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatalf("%s: %v: %s", file, err, sc.Bytes())
 		}

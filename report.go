@@ -13,18 +13,71 @@ import (
 	"github.com/gomodx/gomodx/modcache"
 )
 
-// report prints err the way the go command prints its errors, one
-// "gomodx: " line per failure, followed by hints on what to do, and returns
-// the exit status.
+// exitError ends a command with an exit status and nothing more to say:
+// what went wrong has been printed already (the go command's own status,
+// the faults verify found, a refusal to go on).
+type exitError struct {
+	code int
+}
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// exit returns the error that ends a command with status code, or nil for
+// status 0.
+func exit(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitError{code}
+}
+
+// ran is the result of running the go command (wrap.Go.Run): the error
+// that it could not run at all, else its exit status.
+func ran(code int, err error) error {
+	if err != nil {
+		return err
+	}
+	return exit(code)
+}
+
+// usageError is bad usage of gomodx itself: exit status 2, as for go.
+type usageError struct {
+	error
+	command string // whose help to point at, if any
+}
+
+func (e usageError) Unwrap() error { return e.error }
+
+// report prints err, if it has anything to say, and returns the exit
+// status for it: the one place that decides both.
+//
+//	nil            0
+//	exitError      its code, silently
+//	interrupted    130, with a line saying the cache is valid
+//	usageError     2, with a pointer to the command's help
+//	anything else  1, printed by printError
 func report(w io.Writer, err error) int {
-	if errors.Is(err, context.Canceled) {
+	var exit exitError
+	var usage usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.code
+	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(w, "gomodx: interrupted; the module cache is left valid")
 		return 130
-	}
-	if u := (usageError{}); errors.As(err, &u) {
-		fmt.Fprintf(w, "gomodx: %s\ngomodx: hint: run '%s' for usage\n", u.error, strings.TrimSpace("gomodx help "+u.command))
+	case errors.As(err, &usage):
+		fmt.Fprintf(w, "gomodx: %s\ngomodx: hint: run '%s' for usage\n", usage.error, strings.TrimSpace("gomodx help "+usage.command))
 		return 2
 	}
+	printError(w, err)
+	return 1
+}
+
+// printError prints err the way the go command prints its errors, one
+// "gomodx: " line per failure, followed by hints on what to do.
+func printError(w io.Writer, err error) {
 	hints := map[string]bool{}
 	var order []string
 	security := false
@@ -45,7 +98,6 @@ func report(w io.Writer, err error) int {
 	for _, h := range order {
 		fmt.Fprintf(w, "gomodx: hint: %s\n", h)
 	}
-	return 1
 }
 
 // leaves splits errors joined by errors.Join, so each failure gets its line.

@@ -28,6 +28,8 @@ import (
 
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb"
+
+	"github.com/gomodx/gomodx/goenv"
 )
 
 // Remote fetches path (such as "/lookup/golang.org/x/text@v0.21.0" or
@@ -39,16 +41,13 @@ type Remote func(ctx context.Context, name, path string) ([]byte, error)
 
 // Options configures [Open].
 type Options struct {
-	// GOSUMDB is the value go env prints: "sum.golang.org",
-	// "sum.golang.google.cn", "<name>+<key>", "<name>+<key> <url>" or "off".
-	GOSUMDB string
-	// GOPATH is go env GOPATH. The tree head is kept in
-	// $GOPATH/pkg/sumdb/<name>/latest of its first element, as the go command
-	// does. If it is empty, lookups fail, as they do in the go command.
-	GOPATH string
-	// GOMODCACHE is go env GOMODCACHE, an absolute path. Lookups and tiles are
-	// cached in its cache/download/sumdb/<name>/.
-	GOMODCACHE string
+	// Env is the go command's configuration: GOSUMDB says which database
+	// (and its key and URL), GOPATH where its latest signed tree head is
+	// kept ($GOPATH/pkg/sumdb/<name>/latest of its first element, as the
+	// go command does; without a usable GOPATH, lookups fail, as they do in
+	// the go command), and GOMODCACHE, an absolute path, where lookups and
+	// tiles are cached (cache/download/sumdb/<name>/).
+	Env *goenv.Config
 	// Remote reads what the cache lacks. It is required unless GOSUMDB=off.
 	Remote Remote
 }
@@ -69,40 +68,39 @@ type DB struct {
 	secErr *SecurityError // first misbehaviour seen; then every lookup fails
 }
 
-// Open returns a client of the checksum database that opts.GOSUMDB names.
-// It parses GOSUMDB as the go command does, including the built-in key of
-// sum.golang.org and its alias sum.golang.google.cn. For GOSUMDB=off it
-// returns (nil, nil). Open does no I/O.
+// Open returns a client of the checksum database that GOSUMDB names, as
+// decoded by goenv (built-in key of sum.golang.org, its alias
+// sum.golang.google.cn, "name+key url"). For GOSUMDB=off it returns (nil,
+// nil); for a GOSUMDB that does not parse, the go command's error. Open
+// does no I/O.
 func Open(opts Options) (*DB, error) {
-	if opts.GOSUMDB == "off" {
+	sdb := opts.Env.SumDB
+	if sdb.Off {
 		return nil, nil
 	}
-	name, key, url, err := parseGOSUMDB(opts.GOSUMDB)
-	if err != nil {
-		return nil, err
+	if sdb.Err != nil {
+		return nil, sdb.Err
 	}
+	name := sdb.Name
 	if opts.Remote == nil {
 		return nil, errors.New("checksum database " + name + ": no Remote to read it through")
 	}
-	if opts.GOMODCACHE == "" || !filepath.IsAbs(opts.GOMODCACHE) {
-		return nil, fmt.Errorf("checksum database %s: GOMODCACHE must be an absolute path, not %q", name, opts.GOMODCACHE)
+	gomodcache := opts.Env.GOMODCACHE
+	if gomodcache == "" || !filepath.IsAbs(gomodcache) {
+		return nil, fmt.Errorf("checksum database %s: GOMODCACHE must be an absolute path, not %q", name, gomodcache)
 	}
 	db := &DB{
 		name:     name,
-		key:      key,
-		url:      url,
-		cacheDir: filepath.Join(opts.GOMODCACHE, "cache", "download", "sumdb"),
+		key:      sdb.Key,
+		url:      sdb.URL,
+		cacheDir: filepath.Join(gomodcache, "cache", "download", "sumdb"),
 		remote:   opts.Remote,
 	}
-	// Like cmd/go/internal/cfg.gopathDir: only the first element counts, and
-	// a missing GOPATH is reported when the file is needed, not before.
-	switch list := filepath.SplitList(opts.GOPATH); {
-	case len(list) == 0 || list[0] == "":
-		db.configErr = "GOPATH is not set"
-	case !filepath.IsAbs(list[0]):
-		db.configErr = fmt.Sprintf("GOPATH entry is relative: %s", list[0])
-	default:
-		db.configDir = filepath.Join(list[0], "pkg", "sumdb")
+	// A missing GOPATH is reported when the file is needed, not before.
+	if dir, err := opts.Env.SumdbDir(); err != nil {
+		db.configErr = err.Error()
+	} else {
+		db.configDir = dir
 	}
 	return db, nil
 }

@@ -255,7 +255,7 @@ func TestSecurityError(t *testing.T) {
 }
 
 func TestLookupOff(t *testing.T) {
-	db, err := Open(Options{GOSUMDB: "off"})
+	db, err := Open(Options{Env: testEnv("off", "", "")})
 	if db != nil || err != nil {
 		t.Fatalf("Open(off) = %v, %v; want nil, nil", db, err)
 	}
@@ -272,7 +272,7 @@ func TestGOPATH(t *testing.T) {
 	a, _ := testModules(t)
 	r, gosumdb := newServer(t, a)
 	first, second := t.TempDir(), t.TempDir()
-	db, err := Open(Options{GOSUMDB: gosumdb, GOPATH: first + string(filepath.ListSeparator) + second, GOMODCACHE: t.TempDir(), Remote: r.read})
+	db, err := Open(Options{Env: testEnv(gosumdb, first+string(filepath.ListSeparator)+second, t.TempDir()), Remote: r.read})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestGOPATH(t *testing.T) {
 
 	// Like the go command, fail when the file is needed, not before.
 	for _, gopath := range []string{"", "relative/dir"} {
-		db, err := Open(Options{GOSUMDB: gosumdb, GOPATH: gopath, GOMODCACHE: t.TempDir(), Remote: r.read})
+		db, err := Open(Options{Env: testEnv(gosumdb, gopath, t.TempDir()), Remote: r.read})
 		if err != nil {
 			t.Fatal(err)
 		}

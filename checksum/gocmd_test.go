@@ -11,9 +11,9 @@ import (
 	"golang.org/x/mod/module"
 )
 
-// TestGoVerifiesFromCache checks the contract that matters most (CACHE.md,
-// experiment Z3): after gomodx has looked modules up, the go command verifies
-// them from the sumdb cache alone. Here it has no go.sum, no proxy
+// TestGoVerifiesFromCache checks the contract that matters most: after
+// gomodx has looked modules up, the go command verifies them from the sumdb
+// cache alone. Here it has no go.sum, no proxy
 // (GOPROXY=off) and no way to reach the database, and 'go mod tidy' must still
 // accept the modules and write their hashes to go.sum.
 func TestGoVerifiesFromCache(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/gomodx/gomodx/checksum/checksumtest"
+	"github.com/gomodx/gomodx/goenv"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/dirhash"
 )
@@ -139,7 +140,7 @@ func newEnv(t *testing.T) env {
 
 func (e env) open(t *testing.T, gosumdb string, r Remote) *DB {
 	t.Helper()
-	db, err := Open(Options{GOSUMDB: gosumdb, GOPATH: e.gopath, GOMODCACHE: e.gomodcache, Remote: r})
+	db, err := Open(Options{Env: testEnv(gosumdb, e.gopath, e.gomodcache), Remote: r})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,4 +185,10 @@ const dbName = "sum.example.test"
 func newServer(t *testing.T, mods ...testModule) (*remote, string) {
 	h, gosumdb := checksumtest.NewServer(t, dbName, sums(mods...))
 	return &remote{h: h}, gosumdb
+}
+
+// testEnv is the go command's configuration for GOSUMDB, GOPATH and
+// GOMODCACHE, without the process environment.
+func testEnv(gosumdb, gopath, gomodcache string) *goenv.Config {
+	return goenv.New(goenv.Vars{GOSUMDB: gosumdb, GOPATH: gopath, GOMODCACHE: gomodcache}, func(string) string { return "" })
 }

@@ -7,10 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
-
-	"golang.org/x/mod/module"
 
 	"github.com/gomodx/gomodx/modcache"
 )
@@ -94,8 +91,9 @@ func isDir(path string) bool {
 	return err == nil && fi.IsDir()
 }
 
-// defaultVerify verifies the project's entries, or nothing outside a
-// module (the whole cache would take too long for a quick check).
+// defaultVerify verifies the project's entries, as 'gomodx verify' does,
+// or nothing outside a module (the whole cache would take too long for a
+// quick check).
 func (d *run) defaultVerify(ctx context.Context) ([]modcache.Fault, error) {
 	if d.proj == nil {
 		return nil, errNoProject
@@ -104,19 +102,12 @@ func (d *run) defaultVerify(ctx context.Context) ([]modcache.Fault, error) {
 	if err != nil {
 		return nil, err
 	}
-	seen := map[module.Version]bool{}
-	var mods []module.Version
-	for m := range d.proj.Sums {
-		v := module.Version{Path: m.Path, Version: strings.TrimSuffix(m.Version, "/go.mod")}
-		if !seen[v] {
-			seen[v] = true
-			mods = append(mods, v)
-		}
+	_, opts, err := modcache.Select(nil, false, true, d.proj.Versions())
+	if err != nil {
+		return nil, err
 	}
-	opts := modcache.VerifyOptions{Mods: mods, Sums: d.proj.Sums, Shared: true}
-	if gopath := filepath.SplitList(d.env.GOPATH); len(gopath) > 0 && gopath[0] != "" {
-		opts.SumdbDir = filepath.Join(gopath[0], "pkg", "sumdb")
-	}
+	opts.Sums = d.proj.Sums
+	opts.SumdbDir, _ = d.env.SumdbDir()
 	return c.Verify(ctx, opts)
 }
 

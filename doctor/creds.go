@@ -5,82 +5,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+
+	"github.com/gomodx/gomodx/goenv"
 )
-
-// netrcEntry is one machine (or the default) of a .netrc file. Only
-// whether a password is there is kept, never the password.
-type netrcEntry struct {
-	machine     string // "" for default
-	login       string
-	hasPassword bool
-}
-
-// parseNetrc reads .netrc as the go command does (cmd/go/internal/auth):
-// whitespace-separated tokens, machine/default/login/password, and macdef
-// bodies skipped up to a blank line.
-func parseNetrc(data string) []netrcEntry {
-	var list []netrcEntry
-	var cur *netrcEntry
-	lines := strings.Split(data, "\n")
-	for i := 0; i < len(lines); i++ {
-		f := strings.Fields(lines[i])
-		for j := 0; j < len(f); j++ {
-			next := func() string {
-				if j+1 < len(f) {
-					j++
-					return f[j]
-				}
-				return ""
-			}
-			switch f[j] {
-			case "machine":
-				list = append(list, netrcEntry{machine: next()})
-				cur = &list[len(list)-1]
-			case "default":
-				list = append(list, netrcEntry{})
-				cur = &list[len(list)-1]
-			case "login":
-				if v := next(); cur != nil {
-					cur.login = v
-				}
-			case "password":
-				if v := next(); cur != nil && v != "" {
-					cur.hasPassword = true
-				}
-			case "macdef":
-				for i+1 < len(lines) && strings.TrimSpace(lines[i+1]) != "" {
-					i++
-				}
-				j = len(f)
-			}
-		}
-	}
-	return list
-}
-
-// netrcPath is where go reads .netrc: $NETRC, else ~/.netrc (_netrc on
-// Windows).
-func (d *run) netrcPath() string {
-	if p := d.opts.Getenv("NETRC"); p != "" {
-		return p
-	}
-	home := d.opts.Getenv("HOME")
-	if runtime.GOOS == "windows" {
-		home = d.opts.Getenv("USERPROFILE")
-	}
-	if home == "" {
-		return ""
-	}
-	name := ".netrc"
-	if runtime.GOOS == "windows" {
-		name = "_netrc"
-	}
-	return filepath.Join(home, name)
-}
 
 // credentials checks that each host that needs them has credentials: the
 // hosts of private modules (go fetches them itself, with GOAUTH or git)
@@ -98,17 +28,17 @@ func (d *run) credentials() {
 		}
 	}
 	for _, path := range d.requirements() {
-		if d.noProxy(path) {
+		if d.env.Private(path) {
 			addHost(strings.Split(path, "/")[0])
 		}
 	}
 	for _, r := range d.probes {
-		if r.Status == 401 || r.Status == 403 {
+		if r.HTTPStatus == 401 || r.HTTPStatus == 403 {
 			addHost(hostOf(r.Mirror))
 		}
 	}
 	for _, p := range d.proxies {
-		if u, err := url.Parse(p.url); err == nil && u.User != nil {
+		if u, err := url.Parse(p.URL); err == nil && u.User != nil {
 			d.add(AreaCredentials, u.Host, OK, "credentials in the GOPROXY URL (not shown)", "")
 		}
 	}
@@ -124,24 +54,15 @@ func (d *run) credentials() {
 		d.add(AreaCredentials, "GOAUTH", OK, goauth, "")
 	}
 
-	file := d.netrcPath()
-	var entries []netrcEntry
-	readErr := error(nil)
-	if file != "" {
-		data, err := d.opts.ReadFile(file)
-		switch {
-		case err == nil:
-			entries = parseNetrc(string(data))
-			if fi, err := os.Stat(file); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-				d.add(AreaCredentials, file, Warn, fmt.Sprintf("readable by other users (mode %v)", fi.Mode().Perm()), "chmod 600 "+file)
-			}
-		case os.IsNotExist(err):
-		default:
-			readErr = err
-		}
+	// The netrc file as the go command reads it: only complete machine
+	// entries count, and a "default" entry gives no credentials.
+	auth := d.env.Auth
+	file, entries := auth.NetrcPath, auth.Netrc
+	if fi, err := os.Stat(file); file != "" && err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		d.add(AreaCredentials, file, Warn, fmt.Sprintf("readable by other users (mode %v)", fi.Mode().Perm()), "chmod 600 "+file)
 	}
-	if readErr != nil {
-		d.add(AreaCredentials, file, Warn, "cannot read: "+errText(readErr), "check its permissions")
+	if auth.NetrcErr != nil {
+		d.add(AreaCredentials, file, Warn, "cannot read: "+errText(auth.NetrcErr), "check its permissions")
 	}
 	if len(hosts) == 0 {
 		detail := "no private host or mirror asks for credentials"
@@ -152,16 +73,10 @@ func (d *run) credentials() {
 		return
 	}
 	for _, h := range hosts {
-		e, ok := findNetrc(entries, h)
+		e, ok := auth.NetrcFor(h)
 		switch {
-		case ok && e.hasPassword:
-			who := "default entry"
-			if e.machine != "" {
-				who = "machine " + e.machine
-			}
-			d.add(AreaCredentials, h, OK, fmt.Sprintf("%s in %s: login %s, password set", who, file, e.login), "")
 		case ok:
-			d.add(AreaCredentials, h, Warn, fmt.Sprintf("the %s entry has no password", file), "add 'password <token>' to it")
+			d.add(AreaCredentials, h, OK, fmt.Sprintf("machine %s in %s: login %s, password set", e.Machine, file, e.Login), "")
 		default:
 			where := file
 			if where == "" {
@@ -172,20 +87,6 @@ func (d *run) credentials() {
 				fmt.Sprintf("add 'machine %s login <user> password <token>' to %s (chmod 600), or set up a git credential helper or ssh for it", h, where))
 		}
 	}
-}
-
-func findNetrc(entries []netrcEntry, host string) (netrcEntry, bool) {
-	for _, e := range entries {
-		if e.machine == host {
-			return e, true
-		}
-	}
-	for _, e := range entries {
-		if e.machine == "" {
-			return e, true
-		}
-	}
-	return netrcEntry{}, false
 }
 
 // proxyVars are the environment variables net/http (and so the go
@@ -207,10 +108,10 @@ func (d *run) proxyEnv() {
 		}
 		set = append(set, k)
 		if _, err := parseProxy(v); err != nil {
-			d.add(AreaNetwork, k, Fail, fmt.Sprintf("%s does not parse: %v", redactProxy(v), err), "fix it: http://[user:password@]host:port")
+			d.add(AreaNetwork, k, Fail, fmt.Sprintf("%s does not parse: %v", goenv.Redact(v), err), "fix it: http://[user:password@]host:port")
 			continue
 		}
-		d.add(AreaNetwork, k, OK, redactProxy(v)+" (go and git use it for "+strings.ToLower(strings.TrimSuffix(strings.ToUpper(k), "_PROXY"))+" requests)", "")
+		d.add(AreaNetwork, k, OK, goenv.Redact(v)+" (go and git use it for "+strings.ToLower(strings.TrimSuffix(strings.ToUpper(k), "_PROXY"))+" requests)", "")
 	}
 	if len(set) == 0 {
 		d.add(AreaNetwork, "HTTP(S)_PROXY", OK, "none set: connections go straight to the mirrors", "")
@@ -235,23 +136,4 @@ func parseProxy(v string) (*url.URL, error) {
 		return nil, errors.New("no host")
 	}
 	return u, nil
-}
-
-// redactProxy hides the password of a proxy setting.
-func redactProxy(v string) string {
-	u, err := parseProxy(v)
-	if err != nil {
-		if at := strings.LastIndex(v, "@"); at >= 0 {
-			return "xxxxx" + v[at:]
-		}
-		return v
-	}
-	if u.User == nil {
-		return v
-	}
-	r := u.Redacted()
-	if !strings.Contains(v, "://") {
-		r = strings.TrimPrefix(r, "http://")
-	}
-	return r
 }

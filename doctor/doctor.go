@@ -5,10 +5,15 @@
 // cache, credentials and the HTTP proxy settings, and gives each finding a
 // verdict (ok, warn, FAIL) and, when something is wrong, the fix.
 //
-// Run changes nothing. Every network check is bounded by Options.Timeout,
-// and the independent ones run at once. The network and the file system
-// are reached through Options, so that tests can fake a mirror that is
-// down, slow, or intercepted, and a cache that is read-only or full.
+// Run changes nothing. It reads the go command's configuration as gomodx
+// does (package goenv) and reaches the network through the same mirrors
+// code a download goes through (package mirrors: transport, credentials,
+// GOPROXY's ',' and '|' rules, the words for a failure), so that what it
+// says is what gomodx will do. Every network check is bounded by
+// Options.Timeout, and the independent ones run at once. The network and
+// the file system are reached through Options, so that tests can fake a
+// mirror that is down, slow, or intercepted, and a cache that is read-only
+// or full.
 package doctor
 
 import (
@@ -16,12 +21,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/gomodx/gomodx/goenv"
+	"github.com/gomodx/gomodx/mirrors"
 	"github.com/gomodx/gomodx/modcache"
 )
 
@@ -83,43 +89,22 @@ func (r *Report) Failed() bool {
 	return false
 }
 
-// Env is the part of 'go env -json' the checks read.
-type Env struct {
-	GOVERSION   string
-	GO111MODULE string
-	GOFLAGS     string
-	GOTOOLCHAIN string
-	GOPROXY     string
-	GONOPROXY   string
-	GOPRIVATE   string
-	GONOSUMDB   string
-	GOSUMDB     string
-	GOINSECURE  string
-	GOMODCACHE  string
-	GOPATH      string
-	GOMOD       string
-	GOWORK      string
-	GOAUTH      string
-	GOROOT      string
-}
-
 // Options are Run's inputs. Only Env is required.
 type Options struct {
-	Env    Env
-	GoPath string // the go binary, for the report
-	GoErr  error  // why 'go env' failed, if it did: the first check fails with it
-	// Getenv reads the process environment (NETRC, HOME, HTTPS_PROXY,
-	// and which go settings come from it); nil means os.Getenv.
+	Env    *goenv.Config // the go command's configuration; nil when GoErr says why there is none
+	GoPath string        // the go binary, for the report
+	GoErr  error         // why 'go env' failed, if it did: the first check fails with it
+	// Getenv reads the process environment (HTTPS_PROXY and friends, and
+	// which go settings come from it); nil means os.Getenv.
 	Getenv func(string) string
 	// Offline skips every network check.
 	Offline bool
 	// Timeout bounds each network check; 0 means 5s.
 	Timeout time.Duration
-	// Net is how the default prober and the other network checks reach
-	// the network.
-	Net Net
-	// Probe probes the mirrors; nil means NewProber(Net).
-	Probe Prober
+	// Mirrors are the options gomodx fetches with (its transport,
+	// credentials, user agent): doctor probes and asks the mirrors through
+	// them, with its own Timeout and no retries.
+	Mirrors mirrors.Options
 	// Disk reports the free space of the file system holding a path;
 	// nil means statfs(2).
 	Disk func(path string) (DiskSpace, error)
@@ -127,9 +112,9 @@ type Options struct {
 	// nil means access(2) with W_OK.
 	Writable func(dir string) error
 	// Verify runs the quick verify of the project's cache entries; nil
-	// means modcache.Verify of the versions in the project's go.sum.
+	// means modcache.Verify of the versions the project uses.
 	Verify func(ctx context.Context) ([]modcache.Fault, error)
-	// ReadFile reads files (go.mod, go.sum, .netrc); nil means os.ReadFile.
+	// ReadFile reads files (go.mod, go.work); nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 }
 
@@ -144,11 +129,11 @@ func (o *Options) defaults() {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
+	if o.Env == nil {
+		o.Env = goenv.New(goenv.Vars{}, o.Getenv)
+	}
 	if o.Timeout <= 0 {
 		o.Timeout = defaultTimeout
-	}
-	if o.Probe == nil {
-		o.Probe = NewProber(o.Net)
 	}
 	if o.Disk == nil {
 		o.Disk = diskSpace
@@ -170,19 +155,24 @@ func Run(ctx context.Context, opts Options) *Report {
 	// The independent checks that wait on the network or the disk run at
 	// once; the rest are instant.
 	var wg sync.WaitGroup
-	if !opts.Offline && len(d.mirrors()) > 0 {
-		wg.Go(func() {
-			d.probes = opts.Probe(ctx, ProbeRequest{
-				Mirrors: d.mirrors(),
-				SumDB:   d.sumdbName(),
-				Sample:  sampleFile,
-				Timeout: opts.Timeout,
-			})
-		})
-	}
 	if !opts.Offline {
-		wg.Go(func() { d.lookupPrivate(ctx) })
-		wg.Go(func() { d.directSumdb(ctx) })
+		// Two views of the mirrors: every mirror gomodx may ask, built-in
+		// ones included, to probe (a probe carries no module path); and
+		// GOPROXY's alone, for the lookups of the project's modules,
+		// which must reach only the mirrors go itself would send them to.
+		probe, err1 := d.newMirrors(true)
+		lookup, err2 := d.newMirrors(false)
+		if err1 == nil && err2 == nil {
+			defer probe.Close()
+			defer lookup.Close()
+			wg.Go(func() {
+				if len(d.mirrors()) > 0 {
+					d.probes = probe.Probe(ctx)
+				}
+				d.lookupPrivate(ctx, lookup)
+			})
+			wg.Go(func() { d.directSumdb(ctx, lookup) })
+		}
 	}
 	wg.Go(func() { d.checkCacheIO(ctx) })
 	wg.Wait()
@@ -202,14 +192,14 @@ func Run(ctx context.Context, opts Options) *Report {
 // run is the state of one Run.
 type run struct {
 	opts   Options
-	env    Env
+	env    *goenv.Config
 	report *Report
 
 	proj     *project
 	projErr  error
-	proxies  []proxyEntry
+	proxies  []goenv.Entry
 	proxyErr error
-	probes   []ProbeResult
+	probes   []mirrors.ProbeResult
 
 	// lookupPrivate's results: what the mirrors say about each
 	// requirement that GONOPROXY does not cover, by module path.
@@ -310,12 +300,6 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
-}
-
-// client returns an HTTP client for the single requests of the checks
-// (a module's version list, the checksum database), bounded by Timeout.
-func (d *run) client() *http.Client {
-	return &http.Client{Transport: d.opts.Net.transport(nil), Timeout: d.opts.Timeout}
 }
 
 // words joins a list for a sentence: "a", "a and b", "a, b and c".

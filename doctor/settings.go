@@ -3,8 +3,6 @@ package doctor
 import (
 	"cmp"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -12,6 +10,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/prefetch"
 )
 
@@ -23,8 +22,8 @@ type project struct {
 
 // load reads the project and parses GOPROXY.
 func (d *run) load() {
-	d.proxies, d.proxyErr = parseGOPROXY(d.env.GOPROXY)
-	p, err := prefetch.Load(d.env.GOMOD, d.env.GOWORK, modFileFlag(d.env.GOFLAGS))
+	d.proxies, d.proxyErr = d.env.Proxy.Entries, d.env.Proxy.Err
+	p, err := prefetch.Load(d.env.GOMOD, d.env.GOWORK, d.env.Flags.ModFile)
 	if err != nil {
 		d.projErr = err
 		return
@@ -54,16 +53,6 @@ func (d *run) load() {
 			}
 		}
 	}
-}
-
-func modFileFlag(goflags string) string {
-	for _, f := range strings.Fields(goflags) {
-		f = strings.TrimPrefix(strings.TrimPrefix(f, "-"), "-")
-		if v, ok := strings.CutPrefix(f, "modfile="); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // fromOSEnv reports whether a go setting comes from the process
@@ -125,8 +114,8 @@ func (d *run) toolchain() {
 
 	var notes []string
 	status, fix := OK, ""
-	for _, f := range strings.Fields(e.GOFLAGS) {
-		name, val, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+	for _, fl := range e.Flags.List {
+		f, name, val := fl.Raw, fl.Name, fl.Value
 		switch {
 		case name == "mod" && val == "vendor":
 			status = Warn
@@ -162,74 +151,19 @@ func goLess(a, b string) bool {
 	return semver.Compare(va, vb) < 0
 }
 
-// proxyEntry is one element of GOPROXY.
-type proxyEntry struct {
-	url             string // a mirror's base URL, or "direct" or "off"
-	fallBackOnError bool   // '|' follows it
-}
-
-// parseGOPROXY splits GOPROXY as the go command does
-// (cmd/go/internal/modfetch.proxyList): ',' and '|' separate entries,
-// "direct" and "off" end the list, and a bare host gets https://.
-func parseGOPROXY(goproxy string) ([]proxyEntry, error) {
-	if goproxy == "" {
-		goproxy = "https://proxy.golang.org,direct"
-	}
-	var list []proxyEntry
-	for goproxy != "" {
-		raw, rest := goproxy, ""
-		fall := false
-		if i := strings.IndexAny(goproxy, ",|"); i >= 0 {
-			raw, rest, fall = goproxy[:i], goproxy[i+1:], goproxy[i] == '|'
-		}
-		goproxy = rest
-		raw = strings.TrimSpace(raw)
-		switch raw {
-		case "":
-			continue
-		case "direct", "off":
-			return append(list, proxyEntry{url: raw}), nil
-		}
-		if strings.ContainsAny(raw, ".:/") && !strings.Contains(raw, ":/") && !filepath.IsAbs(raw) {
-			raw = "https://" + raw
-		}
-		u, err := url.Parse(raw)
-		if err != nil {
-			return nil, fmt.Errorf("invalid GOPROXY entry %q", redact(raw))
-		}
-		if u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file" {
-			return nil, fmt.Errorf("invalid GOPROXY entry %s: scheme must be https, http or file", u.Redacted())
-		}
-		list = append(list, proxyEntry{url: strings.TrimRight(raw, "/"), fallBackOnError: fall})
-	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("GOPROXY list is empty")
-	}
-	return list, nil
-}
-
 // mirrors returns the http(s) mirrors of GOPROXY, in order.
 func (d *run) mirrors() []string {
 	var list []string
 	for _, p := range d.proxies {
-		if strings.HasPrefix(p.url, "http://") || strings.HasPrefix(p.url, "https://") {
-			list = append(list, p.url)
+		if strings.HasPrefix(p.URL, "http://") || strings.HasPrefix(p.URL, "https://") {
+			list = append(list, p.URL)
 		}
 	}
 	return list
 }
 
 func (d *run) proxyOff() bool {
-	return d.proxyErr == nil && len(d.proxies) > 0 && d.proxies[0].url == "off"
-}
-
-// redact hides a URL's password.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
+	return d.proxyErr == nil && len(d.proxies) > 0 && d.proxies[0].URL == goenv.Off
 }
 
 // goproxy explains GOPROXY.
@@ -238,22 +172,22 @@ func (d *run) goproxy() {
 		d.add(AreaProxy, "GOPROXY", Fail, d.proxyErr.Error(), d.setCmd("GOPROXY", "https://proxy.golang.org,direct"))
 		return
 	}
-	first := d.proxies[0].url
+	first := d.proxies[0].URL
 	switch {
-	case first == "off":
+	case first == goenv.Off:
 		d.add(AreaProxy, "GOPROXY", Fail, "off: the go command downloads nothing; only what is already in the module cache can be used ('module lookup disabled by GOPROXY=off')",
 			d.setCmd("GOPROXY", "https://proxy.golang.org,direct"))
 		return
-	case first == "direct":
+	case first == goenv.Direct:
 		d.add(AreaProxy, "GOPROXY", Warn, "direct: every module is fetched from its own repository with git (or hg, svn): slow, needs each host reachable and git installed, and nothing is cached by a mirror",
 			d.setCmd("GOPROXY", "https://proxy.golang.org,direct")+" (or a mirror near you first, e.g. https://goproxy.cn|https://proxy.golang.org,direct)")
 		return
 	}
 	var steps []string
 	for i, p := range d.proxies {
-		s := redact(p.url)
+		s := p.Redacted()
 		if i > 0 {
-			if d.proxies[i-1].fallBackOnError {
+			if d.proxies[i-1].FallBackOnError {
 				s = "then " + s + " after any error"
 			} else {
 				s = "then " + s + " only after 404 or 410"
@@ -262,7 +196,7 @@ func (d *run) goproxy() {
 		steps = append(steps, s)
 	}
 	detail := strings.Join(steps, ", ")
-	if last := d.proxies[len(d.proxies)-1].url; last != "direct" && last != "off" {
+	if last := d.proxies[len(d.proxies)-1]; !last.Keyword() {
 		detail += "; nothing after that (a module no mirror has cannot be fetched)"
 	}
 	d.add(AreaProxy, "GOPROXY", OK, detail, "")
@@ -328,20 +262,12 @@ func (d *run) requirements() []string {
 	return paths
 }
 
-func (d *run) noProxy(path string) bool {
-	return module.MatchPrefixPatterns(cmp.Or(d.env.GONOPROXY, d.env.GOPRIVATE), path)
-}
-
-func (d *run) noSumdb(path string) bool {
-	return d.env.GOSUMDB == "off" || module.MatchPrefixPatterns(cmp.Or(d.env.GONOSUMDB, d.env.GOPRIVATE), path)
-}
-
 // firstMirror is the mirror go asks first, if GOPROXY starts with one.
 func (d *run) firstMirror() string {
 	if d.proxyErr != nil || len(d.proxies) == 0 {
 		return ""
 	}
-	u := d.proxies[0].url
+	u := d.proxies[0].URL
 	if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
 		return u
 	}
@@ -368,17 +294,15 @@ func (d *run) private() {
 		host := strings.Split(path, "/")[0]
 		looksPrivate := !publicHost(host)
 		var sentTo []string
-		for _, m := range ans.asked {
-			sentTo = append(sentTo, redact(m))
-		}
+		sentTo = append(sentTo, ans.asked...)
 		notFound := fmt.Sprintf("no mirror has it (%d)", ans.status)
 		if len(sentTo) == 1 {
 			notFound = fmt.Sprintf("%s does not have it (%d)", sentTo[0], ans.status)
 		}
 		switch {
-		case d.noProxy(path):
+		case d.env.Private(path):
 			covered = append(covered, path)
-			if !d.noSumdb(path) {
+			if !d.env.NoSumCheck(path) {
 				d.add(AreaPrivate, path, Fail,
 					"GONOPROXY keeps it away from the mirrors, but GONOSUMDB does not cover it: go asks "+d.sumdbName()+" for its checksum, which cannot know a private module ('verifying module: ... 404 Not Found'), and sends it the path",
 					d.setCmd("GONOSUMDB", appendPattern(d.env.GONOSUMDB, privatePattern(path)))+", or use GOPRIVATE, which sets both")
@@ -402,7 +326,7 @@ func (d *run) private() {
 				why = "could not ask: " + ans.err.Error()
 			}
 			if len(sentTo) == 0 {
-				sentTo = []string{redact(d.firstMirror())}
+				sentTo = []string{goenv.Redact(d.firstMirror())}
 			}
 			d.add(AreaPrivate, path, Warn,
 				fmt.Sprintf("looks private (%s is not a public code host; %s) but GOPRIVATE does not cover it: go sends its path to %s%s", host, why, words(sentTo), d.sumdbLeak(path)),
@@ -452,7 +376,7 @@ func (d *run) private() {
 // sumdbLeak says, for a sentence about a private path, that go also asks
 // the checksum database about it, when it does.
 func (d *run) sumdbLeak(path string) string {
-	if d.noSumdb(path) {
+	if d.env.NoSumCheck(path) {
 		return ""
 	}
 	return " and asks " + d.sumdbName() + " for its checksum, which cannot know it"
@@ -472,7 +396,7 @@ func appendPattern(list, pat string) string {
 // sumdbSettings explains GOSUMDB=off and GONOSUMDB.
 func (d *run) sumdbSettings() {
 	switch {
-	case d.env.GOSUMDB == "off":
+	case d.env.SumDB.Off:
 		d.add(AreaPrivate, "GOSUMDB", Warn, "off: modules not yet in go.sum are accepted without checking them against the checksum database",
 			d.unsetCmd("GOSUMDB")+", and exempt private modules with GOPRIVATE or GONOSUMDB instead")
 	case d.env.GONOSUMDB != "":

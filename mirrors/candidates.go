@@ -4,14 +4,17 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/gomodx/gomodx/goenv"
 )
 
-// builtinMirrors are the public mirrors gomodx also considers when GOPROXY
-// is the go command's default or names only well-known public mirrors.
-// They serve the same public modules (all are fed from the module
-// ecosystem's origin servers and are checked against the same checksum
-// database), and between them at least one is usually fast from any
-// network, mainland China included.
+// builtinMirrors are the public mirrors gomodx turns to when GOPROXY is
+// the go command's default or names only well-known public mirrors, and
+// those cannot serve a file (unreachable, timing out, failing; never after
+// a not-found, which is an answer). They serve the same public modules
+// (all are fed from the module ecosystem's origin servers and are checked
+// against the same checksum database), and between them at least one is
+// usually reachable from any network, mainland China included.
 var builtinMirrors = []string{
 	"https://proxy.golang.org",
 	"https://goproxy.cn",
@@ -34,7 +37,8 @@ var otherPublic = []string{
 // see a module path. After the group, fallBackOnError (the separator after
 // its last GOPROXY entry) decides whether the walk goes on: '|' after any
 // failure, ',' only when the file was not found (see [List.Fetch] for the
-// exact rule). "direct" and "off" are groups of their own.
+// exact rule). "direct" and "off" are groups of their own. The built-in
+// mirrors are a group apart, the rescue group, outside the walk.
 type group struct {
 	mirrors         []*mirror // in configured order
 	fallBackOnError bool
@@ -59,85 +63,48 @@ func (g *group) hasNamed() bool {
 	return false
 }
 
-// candidates turns GOPROXY, the extra mirrors and the built-in list into
-// the groups of the walk:
+// candidates turns GOPROXY's entries and the extra mirrors into the
+// groups of the walk, and the built-in list into the rescue group:
 //
-//   - GOPROXY naming one or more mirrors, all well-known public ones (the
-//     default "https://proxy.golang.org,direct" among them), and noBuiltin
-//     not set: one group of those mirrors, the extra ones and the built-in
-//     ones, followed by GOPROXY's "direct" or "off" if it ends so. The
-//     group ends with the separator after GOPROXY's last mirror.
-//   - Otherwise GOPROXY as written: each run of mirrors joined by '|' is a
-//     group, and the extra mirrors join the first group with a mirror. With
-//     no mirror before "direct", they form a group of their own ending in
-//     '|', so that "direct" is still reached. With GOPROXY=off they are
-//     ignored: off means no network.
+//   - GOPROXY as written: each run of mirrors joined by '|' is a group, and
+//     the extra mirrors join the first group with a mirror. With no mirror
+//     before "direct", they form a group of their own ending in '|', so
+//     that "direct" is still reached. With GOPROXY=off they are ignored:
+//     off means no network.
+//   - When GOPROXY names one or more mirrors, all well-known public ones
+//     (the default "https://proxy.golang.org,direct" among them), and
+//     noBuiltin is not set, the built-in mirrors it does not name form the
+//     rescue group, asked only when GOPROXY's mirrors cannot serve a file
+//     (see [List.Fetch]). Otherwise rescue is nil.
 //
 // Duplicates within a group are dropped; the first place wins.
-func candidates(goproxy string, extra []string, noBuiltin bool, builtin []string) ([]*group, error) {
-	entries, err := Parse(goproxy)
-	if err != nil {
-		return nil, err
-	}
+func candidates(entries []goenv.Entry, extra []string, noBuiltin bool, builtin []string) (groups []*group, rescue *group, err error) {
 	extras := make([]*mirror, 0, len(extra))
 	for _, raw := range extra {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
 			continue
 		}
-		e, err := Parse(raw)
+		e, err := goenv.ParseProxy(raw)
 		if err != nil {
-			return nil, fmt.Errorf("extra mirror: %w", err)
+			return nil, nil, fmt.Errorf("extra mirror: %w", err)
 		}
-		if len(e) != 1 || e[0].URL == direct || e[0].URL == off {
-			return nil, fmt.Errorf("extra mirror %s: not a mirror URL", redactRaw(raw))
+		if len(e) != 1 || e[0].Keyword() {
+			return nil, nil, fmt.Errorf("extra mirror %s: not a mirror URL", goenv.Redact(raw))
 		}
-		m, err := newMirror(Entry{URL: e[0].URL})
+		m, err := newMirror(goenv.Entry{URL: e[0].URL})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		extras = append(extras, m)
 	}
 
 	var named []*mirror
-	var kw *mirror
-	for _, e := range entries {
-		m, err := newMirror(e)
-		if err != nil {
-			return nil, err
-		}
-		if m.keyword() {
-			kw = m
-			continue
-		}
-		m.named = true
-		named = append(named, m)
-	}
-
-	if !noBuiltin && len(named) > 0 && allPublic(named, builtin) {
-		g := &group{fallBackOnError: named[len(named)-1].FallBackOnError}
-		g.add(named...)
-		g.add(extras...)
-		for _, raw := range builtin {
-			m, err := newMirror(Entry{URL: raw})
-			if err != nil {
-				return nil, err
-			}
-			g.add(m)
-		}
-		groups := []*group{g}
-		if kw != nil {
-			groups = append(groups, &group{mirrors: []*mirror{kw}})
-		}
-		return groups, nil
-	}
-
-	var groups []*group
 	cur := &group{}
 	for _, e := range entries {
 		m, err := newMirror(e)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if m.keyword() {
 			if len(cur.mirrors) > 0 {
@@ -149,6 +116,7 @@ func candidates(goproxy string, extra []string, noBuiltin bool, builtin []string
 			continue
 		}
 		m.named = true
+		named = append(named, m)
 		cur.add(m)
 		if !m.FallBackOnError {
 			cur.fallBackOnError = false
@@ -172,7 +140,36 @@ func candidates(goproxy string, extra []string, noBuiltin bool, builtin []string
 			groups[0].add(extras...)
 		}
 	}
-	return groups, nil
+
+	if noBuiltin || len(named) == 0 || !allPublic(named, builtin) {
+		return groups, nil, nil
+	}
+	rescue = &group{}
+	for _, raw := range builtin {
+		m, err := newMirror(goenv.Entry{URL: raw})
+		if err != nil {
+			return nil, nil, err
+		}
+		if !inGroups(groups, m) {
+			rescue.add(m)
+		}
+	}
+	if len(rescue.mirrors) == 0 {
+		return groups, nil, nil
+	}
+	return groups, rescue, nil
+}
+
+// inGroups reports whether m is a mirror of one of groups.
+func inGroups(groups []*group, m *mirror) bool {
+	for _, g := range groups {
+		for _, have := range g.mirrors {
+			if publicKey(have.URL) == publicKey(m.URL) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // add appends the mirrors not already in g.

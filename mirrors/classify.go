@@ -2,9 +2,16 @@ package mirrors
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"syscall"
+	"time"
 
 	"github.com/gomodx/gomodx/retry"
 )
@@ -123,6 +130,9 @@ func classify(err error) Class {
 	case retry.Certificate(err):
 		return Certificate
 	}
+	if cd, ok := errors.AsType[*cachedDown](err); ok {
+		return cd.class
+	}
 	if se, ok := errors.AsType[*retry.StatusError](err); ok {
 		switch se.Code {
 		case http.StatusNotFound, http.StatusGone:
@@ -147,4 +157,76 @@ func classify(err error) Class {
 		return Transient
 	}
 	return Other
+}
+
+// Explain says what went wrong in one failed request to host (a mirror, a
+// checksum database, an HTTP proxy), in words a person can act on, and
+// what to do about it: the detailed form of [Classify] and [Class.Hint],
+// for a report about one mirror ('gomodx doctor'). stage is where it
+// failed, if known; timeout is the limit that ran out, for the words of a
+// timeout.
+func Explain(err error, stage Stage, host string, timeout time.Duration) (what, fix string) {
+	var dnsErr *net.DNSError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return fmt.Sprintf("DNS: no such host %s", dnsErr.Name),
+			"check the host name in GOPROXY; if it is an internal mirror, check the VPN or /etc/resolv.conf"
+	case errors.As(err, &dnsErr) && dnsErr.IsTimeout:
+		return "DNS: lookup timed out", "the DNS server does not answer: check the network or /etc/resolv.conf"
+	case errors.As(err, &dnsErr):
+		return "DNS: " + dnsErr.Err, "check the network's DNS settings"
+	case errors.As(err, &unknownCA):
+		return "TLS: certificate signed by unknown authority" + issuer(unknownCA.Cert) + ": a proxy or antivirus is intercepting TLS (or the mirror's certificate is self-signed)",
+			"install the intercepting proxy's root certificate in the system store, or point SSL_CERT_FILE at it; do not turn verification off"
+	case errors.As(err, &hostErr):
+		return "TLS: " + hostErr.Error() + ": wrong host in GOPROXY, or a proxy answering in its place",
+			"check the host name in GOPROXY"
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return fmt.Sprintf("TLS: certificate has expired or is not yet valid (the clock here says %s)", time.Now().UTC().Format(time.RFC3339)),
+			"check the system clock; if it is right, the mirror's certificate has expired: use another mirror"
+	case errors.As(err, &invalid):
+		return "TLS: " + invalid.Error(), "use another mirror, or ask its operator"
+	case stage == StageTLS:
+		return "TLS: " + rootCause(err), "check for a proxy or firewall interfering with TLS"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connect: connection refused", "nothing listens at " + host + ": check the port in GOPROXY, or whether the mirror is down"
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "connect: network unreachable", "check the network connection or the route to " + host
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
+		switch stage {
+		case StageConnect:
+			return fmt.Sprintf("connect: no answer within %s", timeout), "a firewall may be dropping the connection: check the network, or use another mirror"
+		case StageDNS:
+			return fmt.Sprintf("DNS: no answer within %s", timeout), "check the network's DNS settings"
+		case StageTLS:
+			return fmt.Sprintf("TLS: handshake not done within %s", timeout), "check for a proxy or firewall interfering with TLS"
+		}
+		return fmt.Sprintf("no response within %s", timeout), "the mirror is overloaded or a filter is stalling it: put a faster mirror first in GOPROXY"
+	}
+	return rootCause(err), "check the network and the mirror's URL"
+}
+
+func issuer(c *x509.Certificate) string {
+	if c == nil || c.Issuer.CommonName == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (issuer %q)", c.Issuer.CommonName)
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// rootCause drops the 'Get "url": ' wrapping of net/http errors, since
+// the caller names the mirror already.
+func rootCause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
 }

@@ -3,12 +3,13 @@
 //
 // # Candidates
 //
-// The mirrors come from GOPROXY, with the go command's syntax ([Parse]),
+// The mirrors come from GOPROXY, as goenv.ParseProxy reads it for [New],
 // plus [Options.Extra]. When GOPROXY is the go command's default
 // ("https://proxy.golang.org,direct") or names only well-known public
 // mirrors, a built-in list of public mirrors (proxy.golang.org, goproxy.cn,
-// goproxy.io, mirrors.aliyun.com/goproxy) joins them, unless
-// [Options.NoBuiltin]. A GOPROXY that names anything else, such as a
+// goproxy.io, mirrors.aliyun.com/goproxy) stands behind them as the rescue
+// group, unless [Options.NoBuiltin]: asked only when GOPROXY's mirrors
+// cannot serve a file. A GOPROXY that names anything else, such as a
 // company proxy, is used exactly as written: no public mirror is added.
 //
 // # Who may see a module path
@@ -20,9 +21,8 @@
 //
 //   - The walk is cut into groups of interchangeable mirrors: a run of
 //     GOPROXY entries joined by '|', with the extra mirrors added to the
-//     first run; or, when the built-in list applies, all the public mirrors
-//     (GOPROXY's, the extra and the built-in ones) as one group. "direct"
-//     and "off" are groups of their own and keep their meaning.
+//     first run. "direct" and "off" are groups of their own and keep their
+//     meaning.
 //   - Within a group, any order is one GOPROXY allows, so gomodx picks the
 //     order: probe ranking, then the live scoreboard. It may retry a mirror
 //     as much as the [retry.Policy] allows, hedge a slow request to the next
@@ -32,16 +32,25 @@
 //     moves past a group ending in '|' after any failure, and past one
 //     ending in ',' only when the file was not found: every mirror of the
 //     group named by GOPROXY that was asked said 404 or 410, and none of them
-//     failed otherwise or was set aside. (Extra and built-in mirrors can only
-//     help: their failures do not keep the walk from moving on, as GOPROXY
-//     without them would have. A group with no GOPROXY mirror is not found
-//     when every mirror asked said so.) This is stricter than the go
-//     command, whose verdict for a run is that of whichever mirror came
-//     last, and it does not depend on the order gomodx chose.
+//     failed otherwise or was set aside. (Extra mirrors can only help: their
+//     failures do not keep the walk from moving on, as GOPROXY without them
+//     would have. A group with no GOPROXY mirror is not found when every
+//     mirror asked said so.) This is stricter than the go command, whose
+//     verdict for a run is that of whichever mirror came last, and it does
+//     not depend on the order gomodx chose.
+//   - Only where the walk would stop on a failure, where the go command
+//     would fail, does the rescue group come in: the built-in mirrors are
+//     asked as one more group, interchangeable among themselves. A
+//     not-found never leads there, and a file they cannot serve fails with
+//     GOPROXY's own error. The first time, an [Event] of kind Rescued
+//     announces the switch, before a built-in mirror sees a path. Until
+//     then the built-in mirrors get nothing, not even a probe.
 //
 // # Ranking and the scoreboard
 //
-// A group of more than one mirror is probed once, all mirrors at once, with
+// A group of more than one mirror (or a single one with the rescue group
+// behind it, whose probe can send its files to the rescue at once) is
+// probed once, all mirrors at once, with
 // a short deadline ([Options.ProbeTimeout]): a GET of
 // <mirror>/sumdb/sum.golang.org/supported, timed with net/http/httptrace.
 // Any HTTP answer counts as reachable. Mirrors are ranked by reachability,
@@ -52,7 +61,10 @@
 // still count. The ranking is cached on disk for [Options.RankTTL] (default 10 minutes),
 // keyed by the group's mirrors, so the next run starts fetching at once;
 // it is probed again when stale, or in the background when a mirror ranked
-// from the cache fails. A single mirror is never probed: there is nothing
+// from the cache fails. The cache also remembers which mirrors the probe
+// set aside (below), and a run ranked from it sets them aside too: an
+// unreachable mirror costs one failed probe per cache lifetime, not a
+// request per file. A single mirror is never probed: there is nothing
 // to choose.
 //
 // During a run, each mirror keeps moving averages of its time to response
@@ -123,7 +135,18 @@
 // # Errors and events
 //
 // A failed Fetch returns an [*Error] listing every mirror asked; [Classify]
-// sorts any failure into a [Class] with a [Class.Hint] for the user.
-// [Options.OnEvent] receives an [Event] for every request, retry, failover,
-// hedge, rejected body and completed file.
+// sorts any failure into a [Class] with a [Class.Hint] for the user, and
+// [Explain] says, for one failed request (a probe's, say), what went wrong
+// and what to do in more detail: the words every command uses, 'gomodx
+// doctor' included. [Options.OnEvent] receives an [Event] for every
+// request, retry, failover, hedge, rejected body and completed file.
+//
+// # Probes
+//
+// [List.Probe] asks every mirror for the probe path, timing DNS, connect,
+// TLS and the first byte, and names the [Stage] where a failure happened;
+// with [Options.ProbeSample] it also downloads a small file to measure the
+// throughput. Probes go through the List's own transport, with the
+// credentials a request would carry, so that a probe's verdict is a
+// download's.
 package mirrors

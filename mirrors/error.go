@@ -107,3 +107,14 @@ func (a Attempt) describe() string {
 	}
 	return first
 }
+
+// Sent reports whether the attempt's request reached the mirror, so that
+// the mirror saw the module path: not for "direct" or "off", nor for a
+// mirror set aside without being asked.
+func (a Attempt) Sent() bool {
+	if a.Mirror == direct || a.Mirror == off {
+		return false
+	}
+	var aside *setAsideError
+	return !errors.As(a.Err, &aside)
+}

@@ -16,6 +16,10 @@ const (
 	Hedged                      // Mirror was slow; the same request was also sent to Next
 	Lied                        // Mirror served bytes that store rejected as wrong (Err)
 	Done                        // File came from Mirror: Bytes in Elapsed
+	// Rescued: GOPROXY's mirrors could not serve File (Mirror failed
+	// with Err), so the built-in mirrors are asked, Next first. Sent once
+	// per List, before the first request to a built-in mirror.
+	Rescued
 	// Progress reports Bytes of a large file received so far, of Size
 	// (-1 if unknown), from Mirror (for a file fetched in ranges, from
 	// the mirror whose answer started it, whichever mirrors serve the
@@ -37,4 +41,7 @@ type Event struct {
 	Size    int64 // with Progress
 	Elapsed time.Duration
 	Err     error
+	// GOPROXY, with Rescued: a GOPROXY that asks Next first, to make the
+	// switch permanent.
+	GOPROXY string
 }

@@ -241,8 +241,8 @@ func TestFetchHedgeSameMirror(t *testing.T) {
 			if h2 {
 				srv.EnableHTTP2 = true
 				srv.StartTLS()
-				opts.roots = x509.NewCertPool()
-				opts.roots.AddCert(srv.Certificate())
+				opts.RootCAs = x509.NewCertPool()
+				opts.RootCAs.AddCert(srv.Certificate())
 			} else {
 				srv.Start()
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/retry"
 	"golang.org/x/mod/module"
 )
@@ -35,11 +35,19 @@ func policy() retry.Policy {
 	}
 }
 
-// newList is New for tests: the List is closed when the test ends, before
-// its servers are.
+// newList is New for tests: GOPROXY is parsed as the go command does, the
+// List dials nothing but loopback unless opts says otherwise, and it is
+// closed when the test ends, before its servers are.
 func newList(t *testing.T, goproxy string, opts Options) *List {
 	t.Helper()
-	l, err := New(goproxy, opts)
+	entries, err := goenv.ParseProxy(goproxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Dial == nil {
+		opts.Dial = loopbackOnly
+	}
+	l, err := New(entries, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +63,10 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-// TestMain keeps the tests hermetic: nothing but loopback is ever dialled
-// (any other host fails as a name that does not resolve), and neither the
-// user's netrc nor the user's rank cache is read or written.
+// TestMain keeps the tests hermetic: neither the user's HTTP proxy nor the
+// user's rank cache is used. (newList sees that nothing but loopback is
+// ever dialled.)
 func TestMain(m *testing.M) {
-	dialHook = loopbackOnly
 	tmp, err := os.MkdirTemp("", "mirrors-test-")
 	if err != nil {
 		panic(err)
@@ -67,7 +74,6 @@ func TestMain(m *testing.M) {
 	for k, v := range map[string]string{
 		"HOME":           tmp,
 		"XDG_CACHE_HOME": filepath.Join(tmp, "cache"),
-		"NETRC":          filepath.Join(tmp, "no-netrc"),
 		"HTTP_PROXY":     "",
 		"HTTPS_PROXY":    "",
 		"http_proxy":     "",
@@ -385,64 +391,6 @@ func TestFetchBadInput(t *testing.T) {
 	bad := module.Version{Path: "example.com/a b", Version: "v1.0.0"}
 	if err := l.Fetch(t.Context(), bad, "zip", store); err == nil || errors.Is(err, ErrDirect) {
 		t.Errorf("Fetch(%v) = %v, want an invalid path error", bad, err)
-	}
-}
-
-func TestFetchCredentials(t *testing.T) {
-	const user, password = "alice", "s3cret"
-	auth := func(code int) handler {
-		return func(_ int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
-			if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			if code != http.StatusOK {
-				w.WriteHeader(code)
-				return
-			}
-			io.WriteString(w, "good")
-		}
-	}
-	withUser := func(raw string) string {
-		u, err := url.Parse(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.User = url.UserPassword(user, password)
-		return u.String()
-	}
-	var logs strings.Builder
-	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	ok := serve(t, auth(http.StatusOK))
-	failing := serve(t, auth(http.StatusBadGateway))
-	missing := serve(t, auth(http.StatusNotFound))
-
-	l := newList(t, withUser(ok.URL), Options{Policy: policy(), Logger: logger})
-	var k keeper
-	if err := l.Fetch(testCtx(t), modA, "info", k.store); err != nil {
-		t.Fatalf("Fetch with credentials: %v", err)
-	}
-
-	l = newList(t, withUser(missing.URL)+","+withUser(failing.URL), Options{Policy: policy(), Logger: logger})
-	err := l.Fetch(testCtx(t), modA, "info", k.store)
-	if err == nil {
-		t.Fatal("Fetch from failing mirrors succeeded")
-	}
-	if !strings.Contains(err.Error(), "502 Bad Gateway") {
-		t.Errorf("error %q does not say 502", err)
-	}
-	if strings.Contains(err.Error(), password) {
-		t.Errorf("error shows the password:\n%s", err)
-	}
-	if !strings.Contains(err.Error(), "http://alice:xxxxx@127.0.0.1:") {
-		t.Errorf("error does not name the mirror redacted:\n%s", err)
-	}
-	if strings.Contains(logs.String(), password) {
-		t.Errorf("log shows the password:\n%s", logs.String())
-	}
-	if !strings.Contains(logs.String(), "mirror failed") {
-		t.Errorf("log has no failure line:\n%s", logs.String())
 	}
 }
 

@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/retry"
 )
 
@@ -30,11 +33,10 @@ type Options struct {
 	// NoBuiltin keeps the built-in public mirrors out, even when GOPROXY
 	// is the default (--no-builtin-mirrors).
 	NoBuiltin bool
-	// GOAUTH is the go command's GOAUTH ("go env GOAUTH"). Credentials
-	// from ~/.netrc (or $NETRC) are sent to https mirrors, as the go
-	// command sends them, unless GOAUTH is "off" or lists no "netrc"
-	// method. Empty means the go command's default, "netrc".
-	GOAUTH string
+	// Auth is what the go command authenticates with (goenv.Config.Auth):
+	// its netrc credentials are sent to https mirrors, as the go command
+	// sends them. The zero value sends none.
+	Auth goenv.Auth
 
 	// OnEvent, if not nil, receives an Event for each step of each
 	// request. It may be called from several goroutines at once.
@@ -56,18 +58,27 @@ type Options struct {
 	// connection. A negative HedgeAfter disables both.
 	HedgeAfter time.Duration
 
-	// For tests.
-	builtin []string         // instead of builtinMirrors
-	now     func() time.Time // instead of time.Now, for the breaker and the rank cache
-	roots   *x509.CertPool   // trusted instead of the system's
+	// SumDB is the checksum database a probe asks each mirror about
+	// (<mirror>/sumdb/<SumDB>/supported); "" means sum.golang.org.
+	SumDB string
+	// ProbeSample, if set, is a file under each mirror that a probe
+	// downloads after its first answer, to measure the throughput
+	// (ProbeResult.Bytes and Transfer).
+	ProbeSample string
+
+	// How the network is reached; nil means the system's way. Tests and
+	// doctor's own checks set them.
+	Dial    func(ctx context.Context, network, addr string) (net.Conn, error) // instead of the transport's dialer
+	Proxy   func(*http.Request) (*url.URL, error)                             // instead of HTTPS_PROXY and friends
+	RootCAs *x509.CertPool                                                    // trusted instead of the system's roots
+	// Builtin replaces the built-in public mirrors (tests).
+	Builtin []string
+
+	now func() time.Time // instead of time.Now, for the breaker and the rank cache (tests)
 	// Instead of RangeThreshold and rangeMinPart, so that ranges are
 	// tested on small files.
 	rangeMin, rangePart int64
 }
-
-// dialHook, when not nil, replaces the transport's dialer. Tests set it so
-// that nothing but loopback is ever dialled.
-var dialHook func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // List fetches protocol files from the mirrors of GOPROXY and the extra and
 // built-in ones, as the package documentation describes. It is safe for
@@ -75,17 +86,21 @@ var dialHook func(ctx context.Context, network, addr string) (net.Conn, error)
 // background.
 type List struct {
 	groups    []*group
+	rescue    *group      // the built-in mirrors, when they apply; nil otherwise
+	rescued   atomic.Bool // the switch to the rescue group was announced
 	policy    retry.Policy
-	client    *http.Client // retrying
-	fresh     *http.Client // retrying, a new connection for every request
-	transport *http.Transport
+	client    *http.Client    // retrying
+	fresh     *http.Client    // retrying, a new connection for every request
+	transport *http.Transport // below creds: ranges open connections of their own on it
+	creds     *credentials
 	rangeMin  int64        // see RangeThreshold
 	rangePart int64        // see rangeMinPart
 	probes    *http.Client // one try, same connections
 	userAgent string
 	log       *slog.Logger
 	onEvent   func(Event)
-	netrc     map[string]netrcLine
+	sumdb     string // the database probes ask about
+	sample    string // the file probes download, or ""
 
 	probeTimeout time.Duration
 	rankCache    string
@@ -103,22 +118,25 @@ type List struct {
 	wg   sync.WaitGroup
 }
 
-// New returns a List for goproxy, parsed as by [Parse], with opts.
-func New(goproxy string, opts Options) (*List, error) {
-	builtin := opts.builtin
+// New returns a List for GOPROXY's entries (goenv.Config.Proxy), with opts.
+func New(proxy []goenv.Entry, opts Options) (*List, error) {
+	builtin := opts.Builtin
 	if builtin == nil {
 		builtin = builtinMirrors
 	}
-	groups, err := candidates(goproxy, opts.Extra, opts.NoBuiltin, builtin)
+	groups, rescue, err := candidates(proxy, opts.Extra, opts.NoBuiltin, builtin)
 	if err != nil {
 		return nil, err
 	}
 	l := &List{
 		groups:       groups,
+		rescue:       rescue,
 		policy:       opts.Policy,
 		userAgent:    opts.UserAgent,
 		log:          opts.Logger,
 		onEvent:      opts.OnEvent,
+		sumdb:        cmp.Or(opts.SumDB, "sum.golang.org"),
+		sample:       opts.ProbeSample,
 		probeTimeout: opts.ProbeTimeout,
 		rankCache:    opts.RankCache,
 		rankTTL:      opts.RankTTL,
@@ -151,28 +169,29 @@ func New(goproxy string, opts Options) (*List, error) {
 	}
 
 	transport := retry.NewTransport()
-	if dialHook != nil {
-		transport.DialContext = dialHook
+	if opts.Dial != nil {
+		transport.DialContext = opts.Dial
 	}
-	if opts.roots != nil {
-		transport.TLSClientConfig = &tls.Config{RootCAs: opts.roots}
+	if opts.Proxy != nil {
+		transport.Proxy = opts.Proxy
 	}
-	l.client = l.policy.ClientFor(transport, l.log)
-	l.fresh = l.policy.ClientFor(freshTransport(transport), l.log)
-	l.transport = transport
+	if opts.RootCAs != nil {
+		transport.TLSClientConfig = &tls.Config{RootCAs: opts.RootCAs}
+	}
+	creds := newCredentials(transport, opts.Auth, groups)
+	l.client = l.policy.ClientFor(creds, l.log)
+	l.fresh = l.policy.ClientFor(creds.over(freshTransport(transport)), l.log)
+	l.transport, l.creds = transport, creds
 	l.rangeMin, l.rangePart = cmp.Or(opts.rangeMin, RangeThreshold), cmp.Or(opts.rangePart, rangeMinPart)
-	l.probes = &http.Client{Transport: transport, CheckRedirect: retry.CheckRedirect}
+	l.probes = &http.Client{Transport: creds, CheckRedirect: retry.CheckRedirect}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
-	}
-	if useNetrc(opts.GOAUTH) {
-		l.netrc = readNetrc(l.log)
 	}
 
 	// One score per URL, shared by the groups that have it.
 	scores := map[string]*score{}
-	for _, g := range groups {
-		if len(g.mirrors) > 1 {
+	for _, g := range l.all() {
+		if l.probed(g) {
 			g.ready = make(chan struct{})
 		}
 		for _, m := range g.mirrors {

@@ -19,15 +19,27 @@ import (
 	"github.com/gomodx/gomodx/retry"
 )
 
-// probePath is what a probe asks a mirror for: small, served by every
-// mirror, and its answer says whether the mirror proxies the checksum
-// database (200) or not (404, 410).
+// probePath is what a probe asks a mirror for, unless Options.SumDB names
+// another database: small, served by every mirror, and its answer says
+// whether the mirror proxies the checksum database (200) or not (404, 410).
 const probePath = "sumdb/sum.golang.org/supported"
+
+// Stage is the step of a request where it failed.
+type Stage string
+
+const (
+	StageDNS       Stage = "dns"        // looking the host up
+	StageConnect   Stage = "connect"    // connecting (to the mirror, or to the HTTP proxy)
+	StageTLS       Stage = "tls"        // the TLS handshake
+	StageFirstByte Stage = "first-byte" // waiting for the answer
+	StageDownload  Stage = "download"   // downloading the probe's sample file
+)
 
 // ProbeResult is what the probe of one mirror found.
 type ProbeResult struct {
 	Mirror string // the mirror's URL without its password
 	Group  int    // the index of its group in the walk; mirrors of a group are interchangeable
+	Rescue bool   // a built-in mirror, asked only when GOPROXY's mirrors cannot serve a file
 	Rank   int    // 1 for the mirror asked first, and so on over the whole walk; 0 when unreachable
 
 	Reachable  bool   // it answered with any HTTP status (a file:// directory exists)
@@ -40,19 +52,27 @@ type ProbeResult struct {
 	DNS, Connect, TLS time.Duration
 	FirstByte         time.Duration // from the start of the request to the first byte of the answer
 
-	Err error // why it is not reachable
+	// Bytes of the sample file (Options.ProbeSample) received in
+	// Transfer; 0 when there is none or the mirror does not have it.
+	Bytes    int64
+	Transfer time.Duration
+
+	Err   error // why it is not reachable, or why the sample download failed
+	Stage Stage // where Err happened; "" without Err
 }
 
-// Probe probes every mirror of the walk at once, ignoring the rank cache,
-// waits for all of them (at most [Options.ProbeTimeout]), ranks each group
+// Probe probes every mirror of the walk and of the rescue group at once,
+// ignoring the rank cache, waits for all of them (at most
+// [Options.ProbeTimeout], twice that with a sample file), ranks each group
 // by the results, stores the rankings in the rank cache and uses them for
-// later fetches. It returns one result per mirror of each group, in the
-// order mirrors are asked: group by group, best first. "direct" and "off"
-// are not mirrors and have no result.
+// later fetches. It returns
+// one result per mirror of each group, in the order mirrors are asked:
+// group by group, best first, the rescue group last. "direct" and "off"
+// are not mirrors and have no result. (A probe carries no module path.)
 func (l *List) Probe(ctx context.Context) []ProbeResult {
 	seen := map[*mirror]bool{}
 	var all []*mirror
-	for _, g := range l.groups {
+	for _, g := range l.all() {
 		for _, m := range g.mirrors {
 			if !m.keyword() && !seen[m] {
 				seen[m] = true
@@ -60,8 +80,6 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.probeTimeout)
-	defer cancel()
 	got := make(map[*mirror]*ProbeResult, len(all))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -77,12 +95,12 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 
 	var out []ProbeResult
 	rank := 0
-	for i, g := range l.groups {
+	for i, g := range l.all() {
 		if g.keyword() {
 			continue
 		}
 		order := rankOrder(g.mirrors, got)
-		if len(g.mirrors) > 1 {
+		if l.probed(g) {
 			l.mu.Lock()
 			g.ranking = true
 			l.mu.Unlock()
@@ -92,7 +110,7 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 		}
 		for _, m := range order {
 			r := *got[m]
-			r.Group = i
+			r.Group, r.Rescue = i, g == l.rescue
 			if r.Reachable {
 				rank++
 				r.Rank = rank
@@ -103,10 +121,29 @@ func (l *List) Probe(ctx context.Context) []ProbeResult {
 	return out
 }
 
-// ranked returns once g is ranked: at once for a single mirror, else from
-// the rank cache or a probe.
+// all returns the groups of the walk, then the rescue group if any.
+func (l *List) all() []*group {
+	if l.rescue == nil {
+		return l.groups
+	}
+	return append(slices.Clip(l.groups), l.rescue)
+}
+
+// probed reports whether g is ranked by a probe: a group of several
+// mirrors; or one alone with the rescue group behind it, whose probe can
+// set it aside, so that its files go to the rescue group at once instead
+// of failing there one by one.
+func (l *List) probed(g *group) bool {
+	if g.keyword() {
+		return false
+	}
+	return len(g.mirrors) > 1 || l.rescue != nil && g != l.rescue
+}
+
+// ranked returns once g is ranked: at once for a group that is not
+// probed, else from the rank cache or a probe.
 func (l *List) ranked(ctx context.Context, g *group) {
-	if len(g.mirrors) < 2 {
+	if !l.probed(g) {
 		return
 	}
 	l.mu.Lock()
@@ -154,13 +191,11 @@ func (l *List) probeGroup(g *group, early bool) {
 		m *mirror
 		r ProbeResult
 	}
-	ctx, cancel := context.WithTimeout(l.bg, l.probeTimeout)
 	results := make(chan probed, len(g.mirrors))
 	for _, m := range g.mirrors {
-		l.wg.Go(func() { results <- probed{m, l.probe(ctx, m)} })
+		l.wg.Go(func() { results <- probed{m, l.probe(l.bg, m)} })
 	}
 	l.wg.Go(func() {
-		defer cancel()
 		start := time.Now()
 		got := map[*mirror]*ProbeResult{}
 		var cut <-chan time.Time
@@ -243,35 +278,44 @@ func (l *List) applyProbe(g *group, order []*mirror, got map[*mirror]*ProbeResul
 			m.score.sumDB = r.SumDB
 		}
 	}
-	markDown(g, func(m *mirror) (bool, error) {
+	l.markDown(g, func(m *mirror) (bool, error) {
 		r := got[m]
-		if r == nil || r.Reachable {
+		if r == nil {
 			return true, nil
 		}
-		// Only a verdict as final as a request's own (no such host,
-		// refused, an untrusted certificate) sets a mirror aside; a slow
-		// probe only ranks it last.
-		if c := Classify(r.Err); c != Unreachable && c != Certificate {
-			return true, nil
-		}
-		return false, r.Err
+		err := finalProbe(r)
+		return err == nil, err
 	})
 	g.fromCache = false
+}
+
+// finalProbe returns the failure of a probe that sets its mirror aside:
+// only a verdict as final as a request's own (no such host, refused, an
+// untrusted certificate); a slow probe only ranks the mirror last.
+func finalProbe(r *ProbeResult) error {
+	if r.Reachable || r.Err == nil {
+		return nil
+	}
+	if c := Classify(r.Err); c != Unreachable && c != Certificate {
+		return nil
+	}
+	return r.Err
 }
 
 // markDown sets aside, for the run, the mirrors of g that a probe found
 // unreachable, so that no request fails over to them only to fail again,
 // and clears that for those it reached. It leaves g alone when every
-// mirror of it failed: a group must stay usable, and its own requests
-// will tell. Under l.mu.
-func markDown(g *group, probed func(*mirror) (reachable bool, err error)) {
+// mirror of it failed and nothing comes after it: a group must stay
+// usable, and its own requests will tell. With the rescue group behind g,
+// its files go there instead. Under l.mu.
+func (l *List) markDown(g *group, probed func(*mirror) (reachable bool, err error)) {
 	var down []*mirror
 	for _, m := range g.mirrors {
 		if ok, _ := probed(m); !ok {
 			down = append(down, m)
 		}
 	}
-	if len(down) == len(g.mirrors) {
+	if len(down) == len(g.mirrors) && (l.rescue == nil || g == l.rescue) {
 		return
 	}
 	for _, m := range g.mirrors {
@@ -288,19 +332,24 @@ func markDown(g *group, probed func(*mirror) (reachable bool, err error)) {
 	}
 }
 
-// probe asks m for probePath once, timing each step.
-func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
+// probe asks m for the probe path once, timing each step, and then, if
+// the List has a sample file, downloads it over the same connection to
+// measure the throughput. Each of the two requests has the probe timeout.
+func (l *List) probe(parent context.Context, m *mirror) ProbeResult {
+	ctx, cancel := context.WithTimeout(parent, l.probeTimeout)
+	defer cancel()
 	r := ProbeResult{Mirror: m.redacted}
+	path := "sumdb/" + l.sumdb + "/supported"
 	start := time.Now()
 	if m.base.Scheme == "file" {
 		f, err := openFile(ctx, m, ".")
 		if err != nil {
-			r.Status, r.Err = "not found", err
+			r.Status, r.Err, r.Stage = "not found", err, StageFirstByte
 			return r
 		}
 		f.Close()
 		r.Reachable, r.Status, r.FirstByte = true, "ok", time.Since(start)
-		if f, err := openFile(ctx, m, probePath); err == nil {
+		if f, err := openFile(ctx, m, path); err == nil {
 			f.Close()
 			r.SumDB = true
 		}
@@ -332,7 +381,14 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 		ConnectStart:      func(_, _ string) { at(&connStart)() },
 		ConnectDone:       func(_, _ string, _ error) { since(&t.Connect, &connStart) },
 		TLSHandshakeStart: at(&tlsStart),
-		TLSHandshakeDone:  func(tls.ConnectionState, error) { since(&t.TLS, &tlsStart) },
+		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+			since(&t.TLS, &tlsStart)
+			if err != nil {
+				mu.Lock()
+				t.Stage = StageTLS
+				mu.Unlock()
+			}
+		},
 		GotFirstResponseByte: func() {
 			mu.Lock()
 			if t.FirstByte == 0 {
@@ -341,26 +397,14 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 			mu.Unlock()
 		},
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, m.urlFor(probePath), nil)
-	if err != nil {
-		r.Status, r.Err = "error", err
-		return r
-	}
-	req.Header.Set("User-Agent", l.userAgent)
-	l.authorize(req, m)
-	resp, err := l.probes.Do(req)
-	if err == nil {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		resp.Body.Close()
-	}
+	resp, err := l.probeGet(httptrace.WithClientTrace(ctx, trace), m, path, 4<<10)
 	mu.Lock()
 	r.DNS, r.Connect, r.TLS, r.FirstByte = t.DNS, t.Connect, t.TLS, t.FirstByte
+	tlsFailed := t.Stage == StageTLS
 	mu.Unlock()
 	if err != nil {
-		if ue, ok := err.(*url.Error); ok {
-			err = ue.Err
-		}
 		r.Status, r.Err, r.FirstByte = probeStatus(err), err, 0
+		r.Stage = stageOf(err, tlsFailed)
 		return r
 	}
 	if r.FirstByte == 0 {
@@ -378,7 +422,71 @@ func (l *List) probe(ctx context.Context, m *mirror) ProbeResult {
 			r.Status = http.StatusText(resp.StatusCode)
 		}
 	}
+	if l.sample != "" {
+		l.probeSample(parent, m, &r)
+	}
 	return r
+}
+
+// probeSample downloads the List's sample file from m, within the probe
+// timeout of its own, and records its size and time in r: the
+// throughput. A failure is recorded with StageDownload; the mirror still
+// answered.
+func (l *List) probeSample(parent context.Context, m *mirror, r *ProbeResult) {
+	ctx, cancel := context.WithTimeout(parent, l.probeTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := l.probeGet(ctx, m, l.sample, 16<<20)
+	switch {
+	case err != nil:
+		r.Stage, r.Err = StageDownload, err
+	case resp.StatusCode == http.StatusOK:
+		r.Bytes, r.Transfer = resp.ContentLength, time.Since(start)
+	}
+}
+
+// probeGet sends one request for rel to m, with m's credentials, and reads
+// at most limit bytes of the answer, whose size it puts in ContentLength.
+// The body is closed.
+func (l *List) probeGet(ctx context.Context, m *mirror, rel string, limit int64) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.urlFor(rel), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", l.userAgent)
+	resp, err := l.probes.Do(req)
+	if err != nil {
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, limit))
+	resp.Body.Close()
+	resp.ContentLength = n
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// stageOf names the step of a request that err ended: DNS, connect, TLS
+// (tlsFailed says the trace saw the handshake fail), or, when it got past
+// those, the wait for the first byte of the answer.
+func stageOf(err error, tlsFailed bool) Stage {
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.As(err, &dns):
+		return StageDNS
+	case tlsFailed, retry.Certificate(err), strings.Contains(err.Error(), "tls: "), strings.Contains(err.Error(), "TLS handshake"):
+		return StageTLS
+	case errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect"):
+		return StageConnect
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return StageConnect
+	}
+	return StageFirstByte
 }
 
 // probeStatus names the reason a probe got no answer.

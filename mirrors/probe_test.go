@@ -144,10 +144,7 @@ func TestRanking(t *testing.T) {
 	opts.ProbeTimeout = time.Minute // longer than the test may take
 
 	for run := 1; run <= 2; run++ {
-		l, err := New(slow.URL+"|"+fast.URL, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := newList(t, slow.URL+"|"+fast.URL, opts)
 		var k keeper
 		if err := l.Fetch(testCtx(t), modA, "zip", k.store); err != nil {
 			t.Fatalf("run %d: %v", run, err)
@@ -183,10 +180,7 @@ func TestRankCacheStale(t *testing.T) {
 		{12 * time.Minute, 2}, // fresh from the second probe
 	} {
 		opts.now = func() time.Time { return start.Add(tc.at) }
-		l, err := New(a.URL+"|"+b.URL, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := newList(t, a.URL+"|"+b.URL, opts)
 		var k keeper
 		if err := l.Fetch(testCtx(t), modA, "mod", k.store); err != nil {
 			t.Fatal(err)
@@ -208,10 +202,7 @@ func TestRankCacheReprobe(t *testing.T) {
 		{URL: down, Reachable: true, FirstByte: time.Millisecond},
 		{URL: good.URL, Reachable: true, FirstByte: 300 * time.Millisecond},
 	}}
-	l, err := New(down+"|"+good.URL, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newList(t, down+"|"+good.URL, opts)
 	data, _ := json.Marshal(rankFile{Groups: map[string]rankEntry{rankKey(l.groups[0]): entry}})
 	if err := os.WriteFile(opts.RankCache, data, 0o666); err != nil {
 		t.Fatal(err)
@@ -298,5 +289,37 @@ func TestProbeSetsAsideUnreachable(t *testing.T) {
 		if ev.Mirror == invalid && ev.Kind == Started {
 			t.Errorf("the unreachable mirror was asked: %+v", ev)
 		}
+	}
+}
+
+// TestProbeStagesAndSample checks that a probe names the step where it
+// failed, and measures the throughput on the sample file.
+func TestProbeStagesAndSample(t *testing.T) {
+	const sample = "golang.org/x/sync/@v/v0.10.0.zip"
+	body := strings.Repeat("z", 32<<10)
+	good := serve(t, func(_ int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		if strings.HasSuffix(r.URL.Path, "/"+sample) {
+			io.WriteString(w, body)
+			return
+		}
+		http.NotFound(w, r)
+	})
+	refused := refusedURL(t)
+	const invalid = "http://gomodx-test.invalid"
+	opts := isolated(t)
+	opts.ProbeSample = sample
+	l := newList(t, good.URL+"|"+refused+"|"+invalid, opts)
+	byURL := map[string]ProbeResult{}
+	for _, r := range l.Probe(testCtx(t)) {
+		byURL[r.Mirror] = r
+	}
+	if r := byURL[good.URL]; r.Err != nil || r.Stage != "" || r.Bytes != int64(len(body)) || r.Transfer <= 0 {
+		t.Errorf("good mirror: %+v", r)
+	}
+	if r := byURL[refused]; r.Stage != StageConnect {
+		t.Errorf("refused: stage %q, want connect (%v)", r.Stage, r.Err)
+	}
+	if r := byURL[invalid]; r.Stage != StageDNS {
+		t.Errorf("unresolvable: stage %q, want dns (%v)", r.Stage, r.Err)
 	}
 }

@@ -327,10 +327,7 @@ func sweep(t *testing.T, shape *benchLink) {
 			link := &benchLink{rtt: shape.rtt, rate: shape.rate}
 			url := benchMirror(t, tree, link, ranged)
 			opts := Options{RankTTL: -1, Policy: policy(), rangeMin: 1}
-			l, err := New(url, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := newList(t, url, opts)
 			c, err := modcache.Open(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
@@ -343,7 +340,6 @@ func sweep(t *testing.T, shape *benchLink) {
 				t.Fatal(err)
 			}
 			cells = append(cells, fmt.Sprintf("%.2f s", time.Since(start).Seconds()))
-			l.Close()
 		}
 		t.Logf("| %d MB | %s | %s |", mb, cells[0], cells[1])
 	}

@@ -175,7 +175,6 @@ type rangeSource struct {
 	m     *mirror
 	tries *atomic.Int32 // the fetch's count of requests to m
 	url   *url.URL
-	auth  bool   // send m's credentials: url is on m's host
 	etag  string // the strong ETag of its answers, once known
 	bad   error  // it served a range wrongly: not asked again for this file
 	first bool   // the mirror whose 200 started the download
@@ -201,8 +200,7 @@ type rangeWorker struct {
 // bytes are used, and the file is verified as a whole by store.
 func (f *fetch) newRanged(ctx context.Context, g *group, win *legResult, report func(int64)) *ranged {
 	m := win.m
-	first := &rangeSource{m: m, tries: f.counter(m), url: win.url, etag: win.etag, first: true,
-		auth: m.base != nil && win.url.Scheme == m.base.Scheme && win.url.Host == m.base.Host}
+	first := &rangeSource{m: m, tries: f.counter(m), url: win.url, etag: win.etag, first: true}
 	r := &ranged{f: f, ctx: ctx, size: win.size, first: first, body: win.body, cancel: win.cancel, report: report, next: progressStep}
 	r.srcs = append(r.srcs, first)
 	if f.noMix {
@@ -219,7 +217,7 @@ func (f *fetch) newRanged(ctx context.Context, g *group, win *legResult, report 
 		if err != nil {
 			continue
 		}
-		r.srcs = append(r.srcs, &rangeSource{m: o, tries: f.counter(o), url: u, auth: true})
+		r.srcs = append(r.srcs, &rangeSource{m: o, tries: f.counter(o), url: u})
 	}
 	return r
 }
@@ -427,9 +425,6 @@ func (r *ranged) request(ctx context.Context, wk *rangeWorker, p *part) (io.Read
 	if etag != "" {
 		req.Header.Set("If-Range", etag)
 	}
-	if src.auth {
-		l.authorize(req, src.m)
-	}
 	if wk.cc != nil && wk.cc.Err() != nil {
 		r.closeConn(wk)
 	}
@@ -446,7 +441,8 @@ func (r *ranged) request(ctx context.Context, wk *rangeWorker, p *part) (io.Read
 	if l.policy.Timeout > 0 {
 		timer = time.AfterFunc(l.policy.Timeout, cancel)
 	}
-	resp, err := wk.cc.RoundTrip(req)
+	// Credentials go by the request's URL, as for every other request.
+	resp, err := l.creds.over(wk.cc).RoundTrip(req)
 	if timer != nil && !timer.Stop() {
 		if err == nil {
 			resp.Body.Close()

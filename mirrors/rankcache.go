@@ -13,12 +13,16 @@ import (
 //
 //	{"groups": {"<mirror URLs, sorted, space-separated>": {
 //		"probed": "2026-11-21T14:40:00Z",
-//		"mirrors": [{"url": "https://goproxy.cn", "reachable": true, "firstByte": 48000000, "sumdb": true}, ...]
+//		"mirrors": [{"url": "https://goproxy.cn", "reachable": true, "firstByte": 48000000, "sumdb": true}, ...,
+//			{"url": "https://goproxy.io", "down": "dial tcp: lookup goproxy.io: no such host", "class": "unreachable"}]
 //	}}}
 //
-// Mirrors are listed best first. URLs never hold a password. Entries older
-// than a day are dropped when the file is written; a broken file is
-// ignored and replaced.
+// Mirrors are listed best first. URLs never hold a password. A mirror whose
+// probe found it unreachable, or with a certificate not trusted, is "down":
+// a run that ranks from the cache sets it aside as the probe's own run did,
+// so that it costs one failed probe per cache lifetime, not a request per
+// file. Entries older than a day are dropped when the file is written; a
+// broken file is ignored and replaced.
 type rankFile struct {
 	Groups map[string]rankEntry `json:"groups"`
 }
@@ -33,6 +37,20 @@ type rankedMirror struct {
 	Reachable bool          `json:"reachable"`
 	FirstByte time.Duration `json:"firstByte,omitempty"`
 	SumDB     bool          `json:"sumdb,omitempty"`
+	Down      string        `json:"down,omitempty"`  // why the probe set it aside
+	Class     string        `json:"class,omitempty"` // of that failure: "unreachable" or "certificate"
+}
+
+// cachedDown is why a mirror is set aside from the rank cache: the probe
+// of an earlier run could not reach it.
+type cachedDown struct {
+	msg   string
+	class Class
+	at    time.Time
+}
+
+func (e *cachedDown) Error() string {
+	return "probed at " + e.at.Local().Format("15:04:05") + ": " + e.msg
 }
 
 const rankKeep = 24 * time.Hour
@@ -79,12 +97,15 @@ func (l *List) cachedRank(g *group) *rankEntry {
 	return &e
 }
 
-// applyCached makes e g's ranking and seeds the scoreboard with its times.
+// applyCached makes e g's ranking, seeds the scoreboard with its times,
+// and sets aside the mirrors it says are down, as the probe that made it
+// did.
 func (l *List) applyCached(g *group, e *rankEntry) {
 	byURL := map[string]*mirror{}
 	for _, m := range g.mirrors {
 		byURL[m.redacted] = m
 	}
+	down := map[*mirror]error{}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	g.rank = map[*mirror]int{}
@@ -98,7 +119,18 @@ func (l *List) applyCached(g *group, e *rankEntry) {
 			m.score.lat = max(c.FirstByte, time.Microsecond)
 			m.score.sumDB = c.SumDB
 		}
+		if c.Down != "" {
+			class := Unreachable
+			if c.Class == Certificate.String() {
+				class = Certificate
+			}
+			down[m] = &cachedDown{msg: c.Down, class: class, at: e.Probed}
+		}
 	}
+	l.markDown(g, func(m *mirror) (bool, error) {
+		err, isDown := down[m]
+		return !isDown, err
+	})
 	g.fromCache = true
 }
 
@@ -112,8 +144,13 @@ func (l *List) saveRank(g *group, order []*mirror, got map[*mirror]*ProbeResult)
 	e := rankEntry{Probed: l.now().UTC()}
 	for _, m := range order {
 		c := rankedMirror{URL: m.redacted}
-		if r := got[m]; r != nil && r.Reachable {
+		r := got[m]
+		switch {
+		case r == nil:
+		case r.Reachable:
 			c.Reachable, c.FirstByte, c.SumDB = true, r.FirstByte, r.SumDB
+		case finalProbe(r) != nil:
+			c.Down, c.Class = r.Err.Error(), Classify(r.Err).String()
 		}
 		e.Mirrors = append(e.Mirrors, c)
 	}

@@ -38,14 +38,16 @@ func (l *List) SumDB(ctx context.Context, name, explicitURL, path string) ([]byt
 		}
 		explicitURL = "https://" + name
 	}
-	if err := l.direct(ctx, strings.TrimSuffix(explicitURL, "/")+path, store); err != nil {
+	if err := l.GetURL(ctx, strings.TrimSuffix(explicitURL, "/")+path, store); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
-// direct gets one URL with the List's client and policy.
-func (l *List) direct(ctx context.Context, url string, store func(io.Reader) error) error {
+// GetURL gets one URL, not under any mirror, with the List's client and
+// policy, and hands the body of a 200 answer (at most 16 MB of it) to
+// store: a checksum database reached directly.
+func (l *List) GetURL(ctx context.Context, url string, store func(io.Reader) error) error {
 	return l.policy.Do(ctx, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

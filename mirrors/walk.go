@@ -76,6 +76,7 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 		noRanges:  map[*mirror]bool{},
 	}
 	defer f.flush()
+	failed := false
 	for _, g := range l.groups {
 		if g.keyword() {
 			err := ErrOff
@@ -86,14 +87,18 @@ func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, s
 			return fail
 		}
 		ok, notFound := f.group(ctx, g)
+		failed = !notFound
 		switch {
 		case ok:
 			return nil
 		case f.local != nil, ctx.Err() != nil, retry.CheckLimit(ctx) != nil:
 			return fail
 		case !notFound && !g.fallBackOnError:
-			return fail
+			return f.rescue(ctx)
 		}
+	}
+	if failed {
+		return f.rescue(ctx)
 	}
 	return fail
 }
@@ -618,7 +623,6 @@ func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, re
 		return response{}, err
 	}
 	req.Header.Set("User-Agent", l.userAgent)
-	l.authorize(req, m)
 	client := l.client
 	if fresh && l.fresh != nil {
 		client = l.fresh

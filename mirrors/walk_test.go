@@ -45,7 +45,7 @@ func (e *events) kinds(names map[string]string) string {
 		if ev.Kind == Progress {
 			continue // as many as the chunks the body came in
 		}
-		s := [...]string{"Started", "Retrying", "FailedOver", "Hedged", "Lied", "Done"}[ev.Kind] + " " + names[ev.Mirror]
+		s := [...]string{"Started", "Retrying", "FailedOver", "Hedged", "Lied", "Done", "Rescued"}[ev.Kind] + " " + names[ev.Mirror]
 		switch ev.Kind {
 		case Retrying:
 			s += fmt.Sprint(" ", ev.Attempt)
@@ -391,13 +391,16 @@ func TestFetchNoHedgeAcrossComma(t *testing.T) {
 // set aside for the run, and that the failure says what to do.
 func TestFetchUnreachable(t *testing.T) {
 	var dials atomic.Int32
-	dialHook = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if strings.HasPrefix(addr, "gomodx-test.invalid:") {
-			dials.Add(1)
+	isolated := func(t *testing.T) Options {
+		opts := isolated(t)
+		opts.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if strings.HasPrefix(addr, "gomodx-test.invalid:") {
+				dials.Add(1)
+			}
+			return loopbackOnly(ctx, network, addr)
 		}
-		return loopbackOnly(ctx, network, addr)
+		return opts
 	}
-	t.Cleanup(func() { dialHook = loopbackOnly })
 	const invalid = "http://gomodx-test.invalid"
 
 	t.Run("alone", func(t *testing.T) {
@@ -574,7 +577,7 @@ func TestFetchCommaWithRanking(t *testing.T) {
 	opts := isolated(t)
 	opts.Extra = []string{extra.URL}
 	opts.HedgeAfter = time.Millisecond
-	opts.builtin = []string{public.URL}
+	opts.Builtin = []string{public.URL}
 	l := newList(t, corp1.URL+"|"+corp2.URL+","+public.URL+",direct", opts)
 	err := l.Fetch(testCtx(t), modA, "zip", func(io.Reader) error { return nil })
 	if err == nil {
@@ -593,9 +596,10 @@ func TestFetchCommaWithRanking(t *testing.T) {
 	}
 }
 
-// TestFetchPublicGroup checks the group of public mirrors: any of them may
-// serve a file, a not-found at GOPROXY's mirror leads to direct even when
-// an added mirror failed, and a failure of GOPROXY's own mirror does not.
+// TestFetchPublicGroup checks GOPROXY's public mirror and the built-in
+// ones behind it: a built-in mirror may serve a file GOPROXY's failed on,
+// a not-found at GOPROXY's mirror leads to direct even when a built-in
+// mirror failed, and a failure of GOPROXY's own mirror does not.
 func TestFetchPublicGroup(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -614,9 +618,9 @@ func TestFetchPublicGroup(t *testing.T) {
 			named := serve(t, tt.named)
 			builtin := serve(t, tt.builtin)
 			opts := isolated(t)
-			opts.builtin = []string{named.URL, builtin.URL}
+			opts.Builtin = []string{named.URL, builtin.URL}
 			l := newList(t, named.URL+",direct", opts)
-			if len(l.groups) != 2 || len(l.groups[0].mirrors) != 2 {
+			if len(l.groups) != 2 || l.rescue == nil || len(l.rescue.mirrors) != 1 {
 				t.Fatalf("groups: %s", describeGroups(l.groups))
 			}
 			var k keeper

@@ -16,8 +16,21 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 )
 
-// Repair removes exactly the faulty cache entry f describes, so that the
-// go command fetches (or re-extracts) it again, and touches nothing else:
+// Repaired is one fault Repair was asked to fix, and how that went.
+type Repaired struct {
+	Fault Fault
+	Err   error // nil: fixed, or already gone
+}
+
+// Repair fixes each of faults, in order, by doing exactly what its Fix
+// says, and returns one Repaired for each. It is the one way gomodx
+// changes a faulty cache entry: 'gomodx clean', 'gomodx doctor --fix' and
+// the healing of a failed go command all come here. Once ctx is done, the
+// faults not yet repaired get ctx's error.
+//
+// Each repair removes exactly the faulty cache entry the fault describes,
+// so that the go command fetches (or re-extracts) it again, and touches
+// nothing else:
 //
 //   - a corrupt zip, or one that disagrees with its .ziphash or go.sum:
 //     the .ziphash, the .zip, the extracted directory and any .partial;
@@ -30,15 +43,23 @@ import (
 //   - a temp file: that file;
 //   - a corrupt checksum-database file: that file.
 //
-// Repair takes the version's .lock, as the go command does before it
-// touches a zip or an extracted directory, and then looks at the entry
-// again: a fault that another process has fixed meanwhile, or that
-// Verify reported from a half-written state, is left alone. Extracted
-// directories are read-only (0555), so they are made writable first, as
-// modfetch.RemoveAll does. Repair of a fault that is already gone returns
-// nil. A file that cannot be read for lack of permission is not removed:
-// Repair returns an error saying so.
-func (c *Cache) Repair(ctx context.Context, f Fault) error {
+// It takes the version's .lock, as the go command does before it touches
+// a zip or an extracted directory, and then looks at the entry again: a
+// fault that another process has fixed meanwhile, or that Verify reported
+// from a half-written state, is left alone. Extracted directories are
+// read-only (0555), so they are made writable first, as modfetch.RemoveAll
+// does. A file that cannot be read for lack of permission is not removed:
+// its error says so.
+func (c *Cache) Repair(ctx context.Context, faults []Fault) []Repaired {
+	out := make([]Repaired, len(faults))
+	for i, f := range faults {
+		out[i] = Repaired{Fault: f, Err: c.repair(ctx, f)}
+	}
+	return out
+}
+
+// repair fixes one fault; see Repair.
+func (c *Cache) repair(ctx context.Context, f Fault) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -99,14 +120,15 @@ func (e *entry) repair(f Fault) error {
 func (e *entry) repairZip(sum string) error {
 	st := e.zipState()
 	v := zipVerdict(st, sum, st.dirExists && !exists(e.partial))
+	if v.kind == "" {
+		return nil // fixed meanwhile
+	}
 	switch v.action {
-	case keepZip:
-		return nil
-	case rewriteHash:
+	case RewriteZiphash:
 		return writeZiphash(e.hash, st.zipHash)
-	case removeTree:
+	case RemoveTree:
 		return removeDir(e.dir)
-	case reportOnly:
+	case ReportOnly:
 		return errors.New(v.cause + ": not removed; check the owner and permissions of the module cache")
 	}
 	// The .ziphash goes first: without it the go command trusts neither

@@ -70,9 +70,9 @@ type Fault struct {
 	// ("h1:…", for the zip or, for a .mod fault, the go.mod). Repair uses
 	// it to tell a wrong .ziphash next to a good zip from a bad zip.
 	GoSum string `json:",omitempty"`
-	// Fix says what Repair does about the fault, e.g. "remove .zip,
-	// .ziphash and extracted dir".
-	Fix string
+	// Fix is what Repair does about the fault; in JSON, its words
+	// ("remove .zip, .ziphash and extracted dir").
+	Fix Action
 }
 
 // String returns the fault as one line: "mod: kind: cause (path)".
@@ -94,8 +94,10 @@ type GoSum interface {
 
 // VerifyOptions says what Verify checks.
 type VerifyOptions struct {
-	// Mods are the module versions to check. Nil checks every entry in the
-	// cache, and every checksum-database file.
+	// All checks every entry in the cache, and every checksum-database
+	// file; Mods is then ignored.
+	All bool
+	// Mods are the module versions to check, without All.
 	Mods []module.Version
 	// Shared, with Mods, also checks the files every module's verification
 	// relies on: the checksum database's tiles and latest tree notes.
@@ -118,7 +120,7 @@ type VerifyOptions struct {
 	Checked func(mod module.Version)
 }
 
-// Verify checks the cache entries of opts.Mods, or of the whole cache, and
+// Verify checks the cache entries of opts.Mods, or with opts.All of the whole cache, and
 // returns every fault it finds, sorted by module and path. It reads every
 // zip and extracted directory it checks, streaming, opts.Jobs at a time.
 // It changes nothing and takes no lock, so it can run while the go command
@@ -133,7 +135,7 @@ func (c *Cache) Verify(ctx context.Context, opts VerifyOptions) ([]Fault, error)
 	}
 	mods := opts.Mods
 	var faults []Fault
-	if mods == nil {
+	if opts.All {
 		var err error
 		mods, err = c.scan(ctx)
 		if err != nil {
@@ -155,7 +157,7 @@ func (c *Cache) Verify(ctx context.Context, opts VerifyOptions) ([]Fault, error)
 	// reads them all while the pool hashes zips.
 	var dbFaults []Fault
 	wg.Go(func() {
-		scan := sumdbScan{all: opts.Mods == nil, keys: opts.SumdbKeys}
+		scan := sumdbScan{all: opts.All, keys: opts.SumdbKeys}
 		if !scan.all {
 			scan.mods = mods
 		}
@@ -249,15 +251,15 @@ func (c *Cache) verifyVersion(ctx context.Context, mod module.Version, zipSum, m
 		return nil
 	}
 	var faults []Fault
-	add := func(kind FaultKind, path, cause, gosum, fix string) {
+	add := func(kind FaultKind, path, cause, gosum string, fix Action) {
 		faults = append(faults, Fault{Mod: mod, Kind: kind, Path: path, Cause: cause, GoSum: gosum, Fix: fix})
 	}
 
 	if cause := checkInfoFile(mod, e.info); cause != "" {
-		add(InfoInvalid, e.info, cause, "", "remove .info")
+		add(InfoInvalid, e.info, cause, "", RemoveInfo)
 	}
 	if kind, cause := checkModFile(mod, e.gomod, modSum); kind != "" {
-		add(kind, e.gomod, cause, modSum, "remove .mod")
+		add(kind, e.gomod, cause, modSum, RemoveMod)
 	}
 	if ctx.Err() != nil {
 		return nil
@@ -267,7 +269,7 @@ func (c *Cache) verifyVersion(ctx context.Context, mod module.Version, zipSum, m
 	partial := exists(e.partial)
 	v := zipVerdict(st, zipSum, !partial && st.dirExists)
 	if v.kind != "" {
-		add(v.kind, v.path(e), v.cause, zipSum, v.action.fix())
+		add(v.kind, v.path(e), v.cause, zipSum, v.action)
 	}
 	if ctx.Err() != nil {
 		return nil
@@ -275,15 +277,15 @@ func (c *Cache) verifyVersion(ctx context.Context, mod module.Version, zipSum, m
 
 	switch {
 	case partial && st.dirExists:
-		add(Partial, e.dir, "extraction was interrupted (.partial marker present)", "", "remove extracted dir and .partial")
+		add(Partial, e.dir, "extraction was interrupted (.partial marker present)", "", RemovePartDir)
 	case partial:
-		add(Partial, e.partial, "leftover .partial marker", "", "remove .partial")
+		add(Partial, e.partial, "leftover .partial marker", "", RemovePartial)
 	case st.dirExists:
 		if ref := st.dirRef(zipSum); ref != "" {
 			got, err := dirhash.HashDir(e.dir, mod.Path+"@"+mod.Version, dirhash.DefaultHash)
 			switch {
 			case err != nil:
-				add(DirModified, e.dir, "dir cannot be hashed: "+errText(err), zipSum, "remove extracted dir")
+				add(DirModified, e.dir, "dir cannot be hashed: "+errText(err), zipSum, RemoveTree)
 			case got != ref:
 				cause := fmt.Sprintf("dir has been modified: files hash to %s, want %s", got, ref)
 				switch {
@@ -294,13 +296,13 @@ func (c *Cache) verifyVersion(ctx context.Context, mod module.Version, zipSum, m
 				case st.zipOK() && st.zipHash == got:
 					cause = fmt.Sprintf("dir was extracted from the modified zip: files hash to %s, want %s", got, ref)
 				}
-				add(DirModified, e.dir, cause, zipSum, "remove extracted dir (go extracts it again)")
+				add(DirModified, e.dir, cause, zipSum, RemoveDir)
 			}
 		}
 	}
 
 	for _, t := range e.tempFiles(time.Now()) {
-		add(TempFile, t, "leftover temp file", "", "remove temp file")
+		add(TempFile, t, "leftover temp file", "", RemoveTemp)
 	}
 	return faults
 }
@@ -491,38 +493,13 @@ func hashZipFile(mod module.Version, file string) (string, error) {
 	return dirhash.HashZip(file, dirhash.DefaultHash)
 }
 
-// zipAction is what Repair does about a zip-related fault.
-type zipAction int
-
-const (
-	keepZip     zipAction = iota
-	rewriteHash           // the zip is good: write its hash to .ziphash
-	removeEntry           // remove .ziphash, .zip, the extracted dir and .partial
-	removeTree            // remove the extracted dir (there is no zip to rehash)
-	reportOnly            // a file cannot be read: a matter of permissions, not content
-)
-
-func (a zipAction) fix() string {
-	switch a {
-	case rewriteHash:
-		return "rewrite .ziphash from the zip"
-	case removeEntry:
-		return "remove .zip, .ziphash and extracted dir"
-	case removeTree:
-		return "remove extracted dir"
-	case reportOnly:
-		return "none: check the owner and permissions of the cache"
-	}
-	return ""
-}
-
 // verdict is the finding about a version's zip and .ziphash.
 type verdict struct {
 	kind    FaultKind // "" when there is nothing wrong
 	cause   string
-	action  zipAction
-	hashAt  bool // the fault is the .ziphash's rather than the zip's
-	dirOnly bool // the fault is the extracted dir's (nothing else left)
+	action  Action // ReportOnly, RewriteZiphash, RemoveZip or RemoveTree
+	hashAt  bool   // the fault is the .ziphash's rather than the zip's
+	dirOnly bool   // the fault is the extracted dir's (nothing else left)
 }
 
 func (v verdict) path(e *entry) string {
@@ -544,52 +521,52 @@ func zipVerdict(s *zipState, sum string, dirUsable bool) verdict {
 	if !s.zipExists {
 		switch {
 		case s.hashErr != nil:
-			return verdict{ZiphashMismatch, "cannot read .ziphash: " + errText(s.hashErr), reportOnly, true, false}
+			return verdict{ZiphashMismatch, "cannot read .ziphash: " + errText(s.hashErr), ReportOnly, true, false}
 		case !s.hashExists && dirUsable:
-			return verdict{ZiphashMissing, "extracted dir has no .ziphash and no .zip to compute it from", removeTree, false, true}
+			return verdict{ZiphashMissing, "extracted dir has no .ziphash and no .zip to compute it from", RemoveTree, false, true}
 		case !s.hashExists:
 			return verdict{}
 		case !isValidSum(s.hash):
-			return verdict{ZiphashMismatch, ".ziphash is not a valid hash: " + describeSum(s.hash), removeEntry, true, false}
+			return verdict{ZiphashMismatch, ".ziphash is not a valid hash: " + describeSum(s.hash), RemoveZip, true, false}
 		case sum != "" && string(s.hash) != sum:
-			return verdict{GoSumMismatch, fmt.Sprintf(".ziphash has %s, go.sum has %s", s.hash, sum), removeEntry, true, false}
+			return verdict{GoSumMismatch, fmt.Sprintf(".ziphash has %s, go.sum has %s", s.hash, sum), RemoveZip, true, false}
 		}
 		return verdict{}
 	}
 	if errors.Is(s.zipErr, fs.ErrPermission) {
-		return verdict{ZipCorrupt, "cannot read zip: " + errText(s.zipErr), reportOnly, false, false}
+		return verdict{ZipCorrupt, "cannot read zip: " + errText(s.zipErr), ReportOnly, false, false}
 	}
 	if s.zipErr != nil {
-		return verdict{ZipCorrupt, errText(s.zipErr), removeEntry, false, false}
+		return verdict{ZipCorrupt, errText(s.zipErr), RemoveZip, false, false}
 	}
 	z := s.zipHash
 	if sum != "" && z != sum {
 		switch {
 		case s.hashValid() && string(s.hash) == z:
-			return verdict{GoSumMismatch, fmt.Sprintf("zip has hash %s, go.sum has %s", z, sum), removeEntry, false, false}
+			return verdict{GoSumMismatch, fmt.Sprintf("zip has hash %s, go.sum has %s", z, sum), RemoveZip, false, false}
 		case !s.hashExists:
-			return verdict{GoSumMismatch, fmt.Sprintf("zip has hash %s, go.sum has %s (and .ziphash is missing)", z, sum), removeEntry, false, false}
+			return verdict{GoSumMismatch, fmt.Sprintf("zip has hash %s, go.sum has %s (and .ziphash is missing)", z, sum), RemoveZip, false, false}
 		case s.hashValid():
-			return verdict{ZiphashMismatch, fmt.Sprintf("zip has been modified: it hashes to %s, .ziphash has %s, go.sum has %s", z, s.hash, sum), removeEntry, false, false}
+			return verdict{ZiphashMismatch, fmt.Sprintf("zip has been modified: it hashes to %s, .ziphash has %s, go.sum has %s", z, s.hash, sum), RemoveZip, false, false}
 		}
-		return verdict{ZiphashMismatch, fmt.Sprintf("zip has hash %s, go.sum has %s, and .ziphash is not a valid hash", z, sum), removeEntry, false, false}
+		return verdict{ZiphashMismatch, fmt.Sprintf("zip has hash %s, go.sum has %s, and .ziphash is not a valid hash", z, sum), RemoveZip, false, false}
 	}
 	// The zip is good, or there is no go.sum hash to say otherwise.
 	switch {
 	case s.hashErr != nil:
-		return verdict{ZiphashMismatch, "cannot read .ziphash: " + errText(s.hashErr), reportOnly, true, false}
+		return verdict{ZiphashMismatch, "cannot read .ziphash: " + errText(s.hashErr), ReportOnly, true, false}
 	case !s.hashExists:
-		return verdict{ZiphashMissing, "missing .ziphash (zip hashes to " + z + ")", rewriteHash, true, false}
+		return verdict{ZiphashMissing, "missing .ziphash (zip hashes to " + z + ")", RewriteZiphash, true, false}
 	case !isValidSum(s.hash):
-		return verdict{ZiphashMismatch, fmt.Sprintf(".ziphash is not a valid hash: %s (zip hashes to %s)", describeSum(s.hash), z), rewriteHash, true, false}
+		return verdict{ZiphashMismatch, fmt.Sprintf(".ziphash is not a valid hash: %s (zip hashes to %s)", describeSum(s.hash), z), RewriteZiphash, true, false}
 	case string(s.hash) == z:
 		return verdict{}
 	case sum != "":
-		return verdict{ZiphashMismatch, fmt.Sprintf(".ziphash has %s, but the zip hashes to %s, which go.sum has", s.hash, z), rewriteHash, true, false}
+		return verdict{ZiphashMismatch, fmt.Sprintf(".ziphash has %s, but the zip hashes to %s, which go.sum has", s.hash, z), RewriteZiphash, true, false}
 	}
 	// No go.sum hash, and the zip and its .ziphash disagree: either may
 	// be the forgery, so neither is trusted.
-	return verdict{ZiphashMismatch, fmt.Sprintf("zip has been modified: it hashes to %s, .ziphash has %s", z, s.hash), removeEntry, false, false}
+	return verdict{ZiphashMismatch, fmt.Sprintf("zip has been modified: it hashes to %s, .ziphash has %s", z, s.hash), RemoveZip, false, false}
 }
 
 // describeSum quotes the content of an invalid .ziphash, briefly.

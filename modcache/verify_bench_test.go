@@ -30,7 +30,7 @@ func BenchmarkVerify(b *testing.B) {
 	size := fillSynthetic(b, c, *benchModules)
 	b.SetBytes(size) // MB/s is of zip bytes
 	for b.Loop() {
-		faults, err := c.Verify(b.Context(), VerifyOptions{})
+		faults, err := c.Verify(b.Context(), VerifyOptions{All: true})
 		if err != nil || len(faults) != 0 {
 			b.Fatalf("Verify = %v, %v", faults, err)
 		}

@@ -1,6 +1,7 @@
 package modcache
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -274,4 +275,9 @@ func (f *fixture) goWorks(t *testing.T) {
 	if out, ok := f.goCmd(t, "mod", "verify"); !ok || !strings.Contains(out, "all modules verified") {
 		t.Errorf("go mod verify: ok=%v\n%s", ok, out)
 	}
+}
+
+// repairOne repairs one fault through Repair, the only entry point.
+func repairOne(c *Cache, ctx context.Context, f Fault) error {
+	return c.Repair(ctx, []Fault{f})[0].Err
 }

@@ -13,6 +13,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/gomodx/gomodx/goenv"
 )
 
 // The checksum database's files, as cmd/go/internal/modfetch/sumdb.go
@@ -25,11 +27,6 @@ import (
 // The go command treats an empty lookup or tile as absent (a reader can see
 // a file lockedfile.Write has created but not yet filled), and an empty
 // latest as "no tree seen yet".
-
-// sumGolangOrgKey is the verifier key of sum.golang.org, which the go
-// command knows (cmd/go/internal/modfetch/key.go). With it a tree note's
-// signature is checked too, not only its shape.
-const sumGolangOrgKey = "sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8"
 
 // sumdbRoot returns the directory of the checksum databases' cache.
 func (c *Cache) sumdbRoot() string {
@@ -101,7 +98,7 @@ func (c *Cache) verifySumdb(ctx context.Context, scan sumdbScan) []Fault {
 			latest := filepath.Join(sumdbDir, n.Name(), "latest")
 			if cause := checkLatest(latest, verifiers); cause != "" {
 				f := sumdbFault(module.Version{}, latest, cause)
-				f.Fix = "remove latest (go then trusts the next tree it is shown, as on first use)"
+				f.Fix = RemoveLatest
 				faults = append(faults, f)
 			}
 		}
@@ -110,12 +107,15 @@ func (c *Cache) verifySumdb(ctx context.Context, scan sumdbScan) []Fault {
 }
 
 func sumdbFault(mod module.Version, path, cause string) Fault {
-	return Fault{Mod: mod, Kind: SumdbCorrupt, Path: path, Cause: cause, Fix: "remove it (go fetches it again)"}
+	return Fault{Mod: mod, Kind: SumdbCorrupt, Path: path, Cause: cause, Fix: RemoveSumdb}
 }
 
 func sumdbVerifiers(keys []string) note.Verifiers {
 	var list []note.Verifier
-	for _, k := range append([]string{sumGolangOrgKey}, keys...) {
+	// The key of sum.golang.org is always known, as it is to the go
+	// command: with it a tree note's signature is checked too, not only
+	// its shape.
+	for _, k := range append([]string{goenv.SumGolangOrgKey}, keys...) {
 		if v, err := note.NewVerifier(k); err == nil {
 			list = append(list, v)
 		}

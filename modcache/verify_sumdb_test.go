@@ -85,7 +85,7 @@ func TestVerifySumdb(t *testing.T) {
 			writeFiles(t, filepath.Dir(neighbour), map[string]string{"000": strings.Repeat("x", 8192)})
 
 			opts := []VerifyOptions{
-				{SumdbDir: sumdbDir, SumdbKeys: []string{vkey}},
+				{All: true, SumdbDir: sumdbDir, SumdbKeys: []string{vkey}},
 				{SumdbDir: sumdbDir, SumdbKeys: []string{vkey}, Mods: []module.Version{a, b}, Shared: true},
 			}
 			for _, o := range opts {
@@ -111,7 +111,7 @@ func TestVerifySumdb(t *testing.T) {
 				return
 			}
 			faults, _ := c.Verify(t.Context(), opts[0])
-			if err := c.Repair(t.Context(), faults[0]); err != nil {
+			if err := repairOne(c, t.Context(), faults[0]); err != nil {
 				t.Fatal(err)
 			}
 			if exists(file) {
@@ -127,7 +127,7 @@ func TestVerifySumdb(t *testing.T) {
 		c := openCache(t)
 		file := filepath.Join(c.sumdbRoot(), db, "lookup", "example.com", "a@v1.0.0")
 		writeFiles(t, filepath.Dir(file), map[string]string{filepath.Base(file): record(a)})
-		if err := c.Repair(t.Context(), Fault{Mod: a, Kind: SumdbCorrupt, Path: file}); err != nil {
+		if err := repairOne(c, t.Context(), Fault{Mod: a, Kind: SumdbCorrupt, Path: file}); err != nil {
 			t.Fatal(err)
 		}
 		if !exists(file) {
@@ -143,7 +143,7 @@ func TestVerifySumdb(t *testing.T) {
 		if err != nil || len(faults) != 0 {
 			t.Errorf("project Verify = %v, %v; want no faults", faults, err)
 		}
-		faults, err = c.Verify(t.Context(), VerifyOptions{})
+		faults, err = c.Verify(t.Context(), VerifyOptions{All: true})
 		if err != nil || len(faults) != 1 || !slices.Equal(faultKinds(faults), []FaultKind{SumdbCorrupt}) {
 			t.Errorf("whole-cache Verify = %v, %v; want the other module's lookup", faults, err)
 		}
@@ -157,7 +157,7 @@ func TestVerifySumdb(t *testing.T) {
 		file := filepath.Join(c.sumdbRoot(), "sum.golang.org", "lookup", "example.com", "a@v1.0.0")
 		content := fmt.Sprintf("42\n%s %s h1:AAAA\n\n", a.Path, a.Version) + string(fake)
 		writeFiles(t, filepath.Dir(file), map[string]string{filepath.Base(file): content})
-		faults, err := c.Verify(t.Context(), VerifyOptions{})
+		faults, err := c.Verify(t.Context(), VerifyOptions{All: true})
 		if err != nil {
 			t.Fatal(err)
 		}

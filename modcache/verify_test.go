@@ -359,14 +359,14 @@ func TestVerifyRepair(t *testing.T) {
 			e := f.entry(t, tc.mod)
 			c := f.c
 			root := c.Root()
-			if faults, err := c.Verify(t.Context(), VerifyOptions{Sums: f.sums()}); err != nil || len(faults) != 0 {
+			if faults, err := c.Verify(t.Context(), VerifyOptions{All: true, Sums: f.sums()}); err != nil || len(faults) != 0 {
 				t.Fatalf("fresh cache: Verify = %v, %v", faults, err)
 			}
 			tc.corrupt(t, f, e)
 			before := snapshot(t, root)
 
 			var opts []VerifyOptions
-			opts = append(opts, VerifyOptions{}, VerifyOptions{Mods: f.versions()}, VerifyOptions{Jobs: 1, Mods: []module.Version{e.mod}})
+			opts = append(opts, VerifyOptions{All: true}, VerifyOptions{Mods: f.versions()}, VerifyOptions{Jobs: 1, Mods: []module.Version{e.mod}})
 			if tc.sums {
 				for i := range opts {
 					opts[i].Sums = f.sums()
@@ -387,7 +387,7 @@ func TestVerifyRepair(t *testing.T) {
 					t.Errorf("fault paths %q, want %q", gotP, wantP)
 				}
 				for _, fl := range got {
-					if fl.Mod != e.mod || fl.Cause == "" || fl.Fix == "" {
+					if fl.Mod != e.mod || fl.Cause == "" || fl.Fix == ReportOnly {
 						t.Errorf("fault %+v: want Mod %v, a cause and a fix", fl, e.mod)
 					}
 				}
@@ -409,7 +409,7 @@ func TestVerifyRepair(t *testing.T) {
 			}
 
 			for _, fl := range faults {
-				if err := c.Repair(t.Context(), fl); err != nil {
+				if err := repairOne(c, t.Context(), fl); err != nil {
 					t.Fatalf("Repair(%v): %v", fl, err)
 				}
 			}
@@ -417,12 +417,12 @@ func TestVerifyRepair(t *testing.T) {
 			if got, want := changed(before, after), rels(t, root, tc.repaired(e)); !slices.Equal(got, want) {
 				t.Errorf("Repair changed %q, want exactly %q", got, want)
 			}
-			if left, err := c.Verify(t.Context(), VerifyOptions{Sums: f.sums()}); err != nil || len(left) != 0 {
+			if left, err := c.Verify(t.Context(), VerifyOptions{All: true, Sums: f.sums()}); err != nil || len(left) != 0 {
 				t.Errorf("after Repair, Verify = %v, %v", left, err)
 			}
 			// A second Repair of the same faults changes nothing.
 			for _, fl := range faults {
-				if err := c.Repair(t.Context(), fl); err != nil {
+				if err := repairOne(c, t.Context(), fl); err != nil {
 					t.Errorf("second Repair(%v): %v", fl, err)
 				}
 			}
@@ -492,7 +492,7 @@ func TestRepairLeavesHealthyEntries(t *testing.T) {
 		{Kind: TempFile, Path: tmp},
 	} {
 		fl.Mod = m.mod
-		if err := c.Repair(t.Context(), fl); err != nil {
+		if err := repairOne(c, t.Context(), fl); err != nil {
 			t.Errorf("Repair(%v): %v", fl, err)
 		}
 	}
@@ -501,14 +501,14 @@ func TestRepairLeavesHealthyEntries(t *testing.T) {
 	}
 
 	// A temp file Repair is pointed at must be one of the version's.
-	err := c.Repair(t.Context(), Fault{Mod: m.mod, Kind: TempFile, Path: filepath.Join(f.work, "go.mod")})
+	err := repairOne(c, t.Context(), Fault{Mod: m.mod, Kind: TempFile, Path: filepath.Join(f.work, "go.mod")})
 	if err == nil {
 		t.Error("Repair removed a file outside the version's entry")
 	}
 	if _, err := os.Stat(filepath.Join(f.work, "go.mod")); err != nil {
 		t.Error(err)
 	}
-	err = c.Repair(t.Context(), Fault{Kind: SumdbCorrupt, Path: filepath.Join(f.work, "go.mod")})
+	err = repairOne(c, t.Context(), Fault{Kind: SumdbCorrupt, Path: filepath.Join(f.work, "go.mod")})
 	if err == nil {
 		t.Error("Repair of a sumdb fault accepted a path outside the checksum database files")
 	}
@@ -532,7 +532,7 @@ func TestRepairTakesLock(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	if err := c.Repair(ctx, faults[0]); err != context.DeadlineExceeded {
+	if err := repairOne(c, ctx, faults[0]); err != context.DeadlineExceeded {
 		t.Errorf("Repair with the lock held elsewhere = %v, want deadline exceeded", err)
 	}
 	if !exists(e.zip) {
@@ -540,7 +540,7 @@ func TestRepairTakesLock(t *testing.T) {
 	}
 
 	done := make(chan error, 1)
-	go func() { done <- c.Repair(t.Context(), faults[0]) }()
+	go func() { done <- repairOne(c, t.Context(), faults[0]) }()
 	select {
 	case err := <-done:
 		t.Fatalf("Repair returned (%v) while the lock was held", err)
@@ -559,7 +559,7 @@ func TestVerifyCancel(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := f.c.Verify(ctx, VerifyOptions{}); err != context.Canceled {
+	if _, err := f.c.Verify(ctx, VerifyOptions{All: true}); err != context.Canceled {
 		t.Errorf("Verify with a cancelled context = %v", err)
 	}
 }
@@ -569,7 +569,7 @@ func TestVerifyEmptyCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	faults, err := c.Verify(t.Context(), VerifyOptions{})
+	faults, err := c.Verify(t.Context(), VerifyOptions{All: true})
 	if err != nil || len(faults) != 0 {
 		t.Errorf("Verify of a missing cache = %v, %v", faults, err)
 	}
@@ -578,7 +578,7 @@ func TestVerifyEmptyCache(t *testing.T) {
 func TestVerifyChecked(t *testing.T) {
 	f := newFixture(t)
 	var got []module.Version
-	_, err := f.c.Verify(t.Context(), VerifyOptions{Checked: func(m module.Version) { got = append(got, m) }})
+	_, err := f.c.Verify(t.Context(), VerifyOptions{All: true, Checked: func(m module.Version) { got = append(got, m) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,10 @@ type Options struct {
 	// writable, as the go command's -modcacherw does.
 	Extract    bool
 	ModCacheRW bool
+	// Downloading, if set, is called when a zip that is not in the cache
+	// is about to be downloaded: the go command says "go: downloading"
+	// then, and gomodx says it in its stead for the zips it fetches.
+	Downloading func(mod module.Version)
 }
 
 // Event reports what happened to one file.
@@ -241,12 +245,18 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 // when there is nothing to check against and the go command would insist on
 // one: the file must then be left to the go command.
 func (f *Fetcher) Want(ctx context.Context, mod module.Version, kind modcache.Kind) (want string, ok bool, err error) {
+	if kind == modcache.Info {
+		// An .info carries no checksum, and the go command fetches one
+		// (to learn whether the version exists, and its time) before it
+		// looks anything up: no lookup for it here either.
+		return "", true, nil
+	}
 	zip, gomod := f.sums.Zip(mod), f.sums.GoMod(mod)
 	pick := func() string {
 		if kind == modcache.Mod {
 			return gomod
 		}
-		return zip // .info rides with its zip
+		return zip
 	}
 	if pick() != "" {
 		return pick(), true, nil
@@ -292,6 +302,9 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 	}
 	defer func() { <-f.sem }()
 
+	if kind == modcache.Zip && f.opts.Downloading != nil {
+		f.opts.Downloading(mod)
+	}
 	dl := func(store func(io.Reader) error) error {
 		return f.src.Fetch(ctx, mod, string(kind), store)
 	}

@@ -11,12 +11,11 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 )
 
 // explicitIndirect is the go version from which a go.mod lists every module
 // providing a package its packages import, so its module graph can be pruned.
-const explicitIndirect = "v1.17"
+const explicitIndirect = "1.17"
 
 // Pruning is how much of a module's dependency graph the go command reads,
 // as in cmd/go/internal/modload.
@@ -29,7 +28,7 @@ const (
 )
 
 func pruningFor(goVersion string) Pruning {
-	if goVersion == "" || semver.Compare("v"+goVersion, explicitIndirect) < 0 {
+	if goVersion == "" || goLess(goVersion, explicitIndirect) {
 		return Unpruned
 	}
 	return Pruned
@@ -42,8 +41,16 @@ type Project struct {
 	Dir       string          // directory of go.mod, or of go.work in workspace mode
 	GoVersion string          // the main module's go directive
 	Mains     map[string]bool // main module paths: never fetched
-	Roots     []module.Version
-	Pruning   Pruning
+	// MainDirs maps each main module's path to its directory.
+	MainDirs map[string]string
+	// Ignore maps each main module's path to its go.mod's ignore
+	// directives, as a test on a slash-separated directory relative to
+	// the module's root.
+	Ignore map[string]func(dir string) bool
+	// Tools are the packages of the main modules' tool directives.
+	Tools   []string
+	Roots   []module.Version
+	Pruning Pruning
 	// Replace maps a module version to its replacement. A key with an empty
 	// Version replaces every version of that path. A replacement whose
 	// Version is empty is a directory, relative to Dir.
@@ -60,12 +67,14 @@ func LoadModule(gomod string) (*Project, error) {
 		return nil, err
 	}
 	p := &Project{
-		Dir:     filepath.Dir(gomod),
-		Mains:   map[string]bool{},
-		Pruning: Unpruned,
-		Replace: map[module.Version]module.Version{},
-		Exclude: map[module.Version]bool{},
-		Sums:    Sums{},
+		Dir:      filepath.Dir(gomod),
+		Mains:    map[string]bool{},
+		MainDirs: map[string]string{},
+		Ignore:   map[string]func(string) bool{},
+		Pruning:  Unpruned,
+		Replace:  map[module.Version]module.Version{},
+		Exclude:  map[module.Version]bool{},
+		Sums:     Sums{},
 	}
 	if f.Go != nil {
 		p.GoVersion = f.Go.Version
@@ -93,12 +102,14 @@ func LoadWorkspace(gowork string) (*Project, error) {
 		return nil, err
 	}
 	p := &Project{
-		Dir:     filepath.Dir(gowork),
-		Mains:   map[string]bool{},
-		Pruning: Workspace,
-		Replace: map[module.Version]module.Version{},
-		Exclude: map[module.Version]bool{},
-		Sums:    Sums{},
+		Dir:      filepath.Dir(gowork),
+		Mains:    map[string]bool{},
+		MainDirs: map[string]string{},
+		Ignore:   map[string]func(string) bool{},
+		Pruning:  Workspace,
+		Replace:  map[module.Version]module.Version{},
+		Exclude:  map[module.Version]bool{},
+		Sums:     Sums{},
 	}
 	for _, use := range wf.Use {
 		dir := filepath.Join(p.Dir, use.Path)
@@ -123,7 +134,17 @@ func LoadWorkspace(gowork string) (*Project, error) {
 
 func (p *Project) addModule(f *modfile.File, dir string) {
 	if f.Module != nil {
-		p.Mains[f.Module.Mod.Path] = true
+		path := f.Module.Mod.Path
+		p.Mains[path] = true
+		p.MainDirs[path] = dir
+		var patterns []string
+		for _, ig := range f.Ignore {
+			patterns = append(patterns, ig.Path)
+		}
+		p.Ignore[path] = ignoreFunc(patterns)
+	}
+	for _, t := range f.Tool {
+		p.Tools = append(p.Tools, t.Path)
 	}
 	for _, r := range f.Require {
 		p.Roots = append(p.Roots, r.Mod)
@@ -250,34 +271,6 @@ func Load(gomod, gowork, modFile string) (*Project, error) {
 	return nil, nil
 }
 
-// ParseTargets turns 'go mod download' arguments into Targets. Arguments
-// that are queries rather than versions (@latest, @upgrade, a branch) are
-// returned in queries: only the go command can resolve them.
-func ParseTargets(p *Project, args []string) (t Targets, queries []string) {
-	if len(args) == 0 {
-		if p == nil {
-			return Targets{NoGraph: true}, nil
-		}
-		return DefaultTargets(p), nil
-	}
-	t.NoGraph = true
-	for _, arg := range args {
-		path, vers, hasVers := strings.Cut(arg, "@")
-		switch {
-		case arg == "all":
-			t.All, t.NoGraph = true, p == nil
-		case !hasVers && p != nil:
-			t.Paths = append(t.Paths, path)
-			t.NoGraph = false
-		case hasVers && semver.IsValid(vers) && semver.Canonical(vers) == vers && module.Check(path, vers) == nil:
-			t.Versions = append(t.Versions, module.Version{Path: path, Version: vers})
-		default:
-			queries = append(queries, arg)
-		}
-	}
-	return t, queries
-}
-
 // Vendored reports whether a build-like go command with these arguments (and
 // GOFLAGS, which the caller appends) reads dependencies from vendor/ rather
 // than the module cache, as cmd/go/internal/modload decides: -mod=vendor, or
@@ -299,5 +292,46 @@ func (p *Project) Vendored(args []string) bool {
 	if _, err := os.Stat(filepath.Join(p.Dir, "vendor", "modules.txt")); err != nil {
 		return false
 	}
-	return p.GoVersion != "" && semver.Compare("v"+p.GoVersion, "v1.14") >= 0
+	return p.GoVersion != "" && !goLess(p.GoVersion, "1.14")
+}
+
+// ignoreFunc is the test of go.mod's ignore directives: "./x" ignores the
+// directory x at the module's root and everything below it, "x" every
+// directory named x (or path ending so) anywhere in the module.
+func ignoreFunc(patterns []string) func(dir string) bool {
+	wrap := func(p string) string {
+		p = filepath.ToSlash(p)
+		if !strings.HasPrefix(p, "/") {
+			p = "/" + p
+		}
+		if !strings.HasSuffix(p, "/") {
+			p += "/"
+		}
+		return p
+	}
+	var rooted, anywhere []string
+	for _, pat := range patterns {
+		if rel, ok := strings.CutPrefix(pat, "./"); ok {
+			rooted = append(rooted, wrap(rel))
+		} else {
+			anywhere = append(anywhere, wrap(pat))
+		}
+	}
+	return func(dir string) bool {
+		if dir == "" {
+			return false
+		}
+		dir = wrap(dir)
+		for _, p := range rooted {
+			if strings.HasPrefix(dir, p) {
+				return true
+			}
+		}
+		for _, p := range anywhere {
+			if strings.Contains(dir, p) {
+				return true
+			}
+		}
+		return false
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 func TestParseTargets(t *testing.T) {
 	proj := &Project{Pruning: Pruned, Roots: []module.Version{{Path: "example.com/a", Version: "v1.0.0"}}}
+	unpruned := &Project{Pruning: Unpruned, Roots: proj.Roots}
 	tests := []struct {
 		name        string
 		proj        *Project
@@ -18,15 +19,20 @@ func TestParseTargets(t *testing.T) {
 		want        Targets
 		wantQueries []string
 	}{
-		{"no args in a pruned module", proj, nil, Targets{Paths: []string{"example.com/a"}}, nil},
-		{"no args outside a module", nil, nil, Targets{NoGraph: true}, nil},
+		{"no args in a pruned module: the graph, then the requirements", proj, nil, Targets{Graph: true, Paths: []string{"example.com/a"}}, nil},
+		{"no args in an unpruned module: all", unpruned, nil, Targets{Graph: true, Patterns: []string{"all"}}, nil},
+		{"no args, no requirements, unpruned: nothing", &Project{Pruning: Unpruned}, nil, Targets{}, nil},
+		{"no args outside a module", nil, nil, Targets{}, nil},
 		{"exact version needs no graph", proj, []string{"example.com/b@v1.2.3"},
-			Targets{NoGraph: true, Versions: []module.Version{{Path: "example.com/b", Version: "v1.2.3"}}}, nil},
-		{"bare path is the selected version", proj, []string{"example.com/b"}, Targets{Paths: []string{"example.com/b"}}, nil},
-		{"all", proj, []string{"all"}, Targets{All: true}, nil},
+			Targets{Versions: []module.Version{{Path: "example.com/b", Version: "v1.2.3"}}}, nil},
+		{"a required path needs no graph", proj, []string{"example.com/a"}, Targets{Paths: []string{"example.com/a"}}, nil},
+		{"any path needs the graph when unpruned", unpruned, []string{"example.com/a"}, Targets{Graph: true, Paths: []string{"example.com/a"}}, nil},
+		{"another path is the selected version", proj, []string{"example.com/b"}, Targets{Graph: true, Paths: []string{"example.com/b"}}, nil},
+		{"all", proj, []string{"all"}, Targets{Graph: true, Patterns: []string{"all"}}, nil},
+		{"patterns", proj, []string{"example.com/..."}, Targets{Graph: true, Patterns: []string{"example.com/..."}}, nil},
 		{"queries are left to go", proj, []string{"example.com/b@latest", "example.com/b@v1", "example.com/b@master"},
-			Targets{NoGraph: true}, []string{"example.com/b@latest", "example.com/b@v1", "example.com/b@master"}},
-		{"non-canonical version is a query", proj, []string{"example.com/b@v1.2"}, Targets{NoGraph: true}, []string{"example.com/b@v1.2"}},
+			Targets{}, []string{"example.com/b@latest", "example.com/b@v1", "example.com/b@master"}},
+		{"non-canonical version is a query", proj, []string{"example.com/b@v1.2"}, Targets{}, []string{"example.com/b@v1.2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,13 +47,21 @@ func TestParseTargets(t *testing.T) {
 	}
 }
 
-func TestDefaultTargetsUnpruned(t *testing.T) {
-	p := &Project{Pruning: Unpruned, Roots: []module.Version{{Path: "example.com/a", Version: "v1.0.0"}}}
-	if got := DefaultTargets(p); !got.All {
-		t.Errorf("DefaultTargets(unpruned) = %+v, want All", got)
-	}
-	if got := DefaultTargets(&Project{Pruning: Unpruned}); got.All {
-		t.Errorf("DefaultTargets(no requirements) = %+v, want nothing", got)
+func TestMatchPattern(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"all", "example.com/a", true},
+		{"example.com/...", "example.com/a", true},
+		{"example.com/a/...", "example.com/a", true},
+		{"example.com/a/...", "example.com/ab", false},
+		{"example.com/.../v2", "example.com/x/y/v2", true},
+		{"example.com/a", "example.com/a", true},
+	} {
+		if got := matchPattern(tt.pattern)(tt.path); got != tt.want {
+			t.Errorf("matchPattern(%q)(%q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gomodx/gomodx/checksum"
 	"github.com/gomodx/gomodx/checksum/checksumtest"
+	"github.com/gomodx/gomodx/goenv"
 	"github.com/rogpeppe/go-internal/goproxytest"
 	"github.com/rogpeppe/go-internal/txtar"
 	"golang.org/x/mod/module"
@@ -72,10 +73,8 @@ func TestServer(t *testing.T) {
 
 	t.Run("gomodx", func(t *testing.T) {
 		db, err := checksum.Open(checksum.Options{
-			GOSUMDB:    gosumdb,
-			GOPATH:     t.TempDir(),
-			GOMODCACHE: t.TempDir(),
-			Remote:     httpRemote(front.URL + "/mod"),
+			Env:    testEnv(gosumdb, t.TempDir(), t.TempDir()),
+			Remote: httpRemote(front.URL + "/mod"),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -135,7 +134,7 @@ func TestServer(t *testing.T) {
 		// gomodx, looking up the same module, leaves the very files the go
 		// command left.
 		gopath, gomodcache := t.TempDir(), t.TempDir()
-		db, err := checksum.Open(checksum.Options{GOSUMDB: gosumdb, GOPATH: gopath, GOMODCACHE: gomodcache, Remote: httpRemote(front.URL + "/mod")})
+		db, err := checksum.Open(checksum.Options{Env: testEnv(gosumdb, gopath, gomodcache), Remote: httpRemote(front.URL + "/mod")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,4 +219,10 @@ func httpRemote(proxy string) checksum.Remote {
 		}
 		return data, nil
 	}
+}
+
+// testEnv is the go command's configuration for GOSUMDB, GOPATH and
+// GOMODCACHE, without the process environment.
+func testEnv(gosumdb, gopath, gomodcache string) *goenv.Config {
+	return goenv.New(goenv.Vars{GOSUMDB: gosumdb, GOPATH: gopath, GOMODCACHE: gomodcache}, func(string) string { return "" })
 }
