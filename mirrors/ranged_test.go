@@ -3,11 +3,13 @@ package mirrors
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -482,5 +484,42 @@ func TestFetchRangedCancel(t *testing.T) {
 	err := l.Fetch(ctx, modA, "zip", s.store)
 	if err == nil || !errors.Is(err, context.Canceled) {
 		t.Errorf("Fetch = %v, want context.Canceled", err)
+	}
+}
+
+// TestFetchRangedCredentials checks that the range requests to a mirror
+// with credentials carry them, as its other requests do.
+func TestFetchRangedCredentials(t *testing.T) {
+	data := bigFile(2*testRangeMin, 12)
+	var mu sync.Mutex
+	var ranges, unauthorized int
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "u" || pass != "p" {
+			mu.Lock()
+			unauthorized++
+			mu.Unlock()
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.Header.Get("Range") != "" {
+			mu.Lock()
+			ranges++
+			mu.Unlock()
+		}
+		w.Header().Set("ETag", `"x"`)
+		http.ServeContent(w, r, "v1.0.0.zip", time.Time{}, bytes.NewReader(data))
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	opts := rangeOptions(t)
+	opts.RootCAs = x509.NewCertPool()
+	opts.RootCAs.AddCert(srv.Certificate())
+	l := newList(t, strings.Replace(srv.URL, "https://", "https://u:p@", 1), opts)
+	s := newFileStore(t, data)
+	if err := l.Fetch(testCtx(t), modA, "zip", s.store); err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	if s.calls != 1 || ranges == 0 || unauthorized != 0 {
+		t.Errorf("store called %d times; %d range requests, %d without credentials", s.calls, ranges, unauthorized)
 	}
 }
