@@ -131,8 +131,8 @@ func (c *benchConn) Write(p []byte) (int, error) {
 		}
 		c.next = c.next.Add(time.Duration(float64(n) / c.link.rate * float64(time.Second)))
 		time.Sleep(time.Until(c.next))
+		after := c.link.sent.Add(int64(n))
 		if r := c.link.reset; r > 0 {
-			after := c.link.sent.Add(int64(n))
 			if after/r != (after-int64(n))/r {
 				c.link.resets.Add(1)
 				if tc, ok := c.Conn.(*net.TCPConn); ok {
