@@ -306,7 +306,16 @@ func storeZip(mod module.Version, want string, f *os.File, body io.Reader) (stri
 	if err := f.Truncate(0); err != nil {
 		return "", fmt.Errorf("resetting temporary zip: %w", err)
 	}
-	n, err := io.Copy(f, io.LimitReader(body, modzip.MaxZipFile+1))
+	var n int64
+	var err error
+	if wt, ok := body.(io.WriterTo); ok {
+		// The body writes itself into f: a mirrors body fetches a large
+		// zip in ranges at once, each written at its offset. It keeps to
+		// the size limit itself; n is checked below all the same.
+		n, err = wt.WriteTo(f)
+	} else {
+		n, err = io.Copy(f, io.LimitReader(body, modzip.MaxZipFile+1))
+	}
 	if err != nil {
 		return "", fmt.Errorf("receiving zip: %w", err)
 	}
@@ -363,7 +372,7 @@ func fetch(ctx context.Context, mod module.Version, kind Kind, dl Download, stor
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := store(ctxReader{ctx, body}); err != nil {
+		if err := store(withContext(ctx, body)); err != nil {
 			return err
 		}
 		accepted = true
@@ -379,6 +388,31 @@ func fetch(ctx context.Context, mod module.Version, kind Kind, dl Download, stor
 		return fmt.Errorf("%s: %s: download reported success without an accepted body", mod, op)
 	}
 	return nil
+}
+
+// withContext returns body as a reader that stops at ctx's cancellation.
+// A body that can write itself (io.WriterTo) keeps that ability, so that
+// storeZip can let it write into the temp file at offsets.
+func withContext(ctx context.Context, body io.Reader) io.Reader {
+	r := ctxReader{ctx, body}
+	if wt, ok := body.(io.WriterTo); ok {
+		return ctxWriterTo{r, wt}
+	}
+	return r
+}
+
+// ctxWriterTo is a ctxReader whose body writes itself; it checks ctx
+// before, and the body stops at ctx's cancellation itself.
+type ctxWriterTo struct {
+	ctxReader
+	wt io.WriterTo
+}
+
+func (r ctxWriterTo) WriteTo(w io.Writer) (int64, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.wt.WriteTo(w)
 }
 
 // ctxReader stops reading once ctx is done, so that a cancelled download
