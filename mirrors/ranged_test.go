@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -232,7 +233,12 @@ func TestFetchRanged(t *testing.T) {
 	if last < int64(len(data))/2 {
 		t.Errorf("last Progress at %d of %d bytes", last, len(data))
 	}
-	if got := evs.kinds(map[string]string{srv.URL: "m"}); got != "Started m, Done m" {
+	// A loaded machine may see a range's connection fail and be retried
+	// (net/http: "persistConn.readLoop exiting"); the file still arrives
+	// whole, from the one mirror, and nothing fails over.
+	got := evs.kinds(map[string]string{srv.URL: "m"})
+	got = regexp.MustCompile(`, Retrying m \d+`).ReplaceAllString(got, "")
+	if got != "Started m, Done m" {
 		for _, ev := range evs.evs {
 			if ev.Err != nil {
 				t.Logf("%v %v", ev.Kind, ev.Err)
