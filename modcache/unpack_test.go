@@ -112,7 +112,7 @@ func TestUnpackLikeUnzipAndHashZip(t *testing.T) {
 		{"directory entry twice", []rawEntry{{name: p + "sub/"}, file("sub/a.go", "package sub\n"), {name: p + "sub/"}}, false},
 		{"root entry twice", []rawEntry{{name: p}, gomod, {name: p}}, false},
 		{"directory entry with content", []rawEntry{gomod, {name: p + "sub/", data: []byte("x"), declared: 1}}, true},
-		{"stored files", []rawEntry{gomod, {name: p + "a.txt", data: []byte("stored\n"), stored: true}, {name: p + "b.bin", data: noise(1 << 20, 9), stored: true}}, false},
+		{"stored files", []rawEntry{gomod, {name: p + "a.txt", data: []byte("stored\n"), stored: true}, {name: p + "b.bin", data: noise(1<<20, 9), stored: true}}, false},
 		{"files around the buffer size", []rawEntry{
 			gomod,
 			big("a", unpackBufSize-1, 1), big("b", unpackBufSize, 2), big("c", unpackBufSize+1, 3),
