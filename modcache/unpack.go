@@ -2,6 +2,8 @@ package modcache
 
 import (
 	"archive/zip"
+	"bufio"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -23,13 +25,33 @@ import (
 // call, and a large one in few.
 const unpackBufSize = 256 << 10
 
+// readBufSize is the size of the reads of a zip's compressed bytes.
+// archive/zip's own inflater reads them 4 KiB at a time, one pread each.
+const readBufSize = 64 << 10
+
 // unpacker unpacks module zips and hashes what it writes. It holds one
-// buffer, so it serves one zip at a time.
+// buffer and one inflater, so it serves one zip at a time.
 type unpacker struct {
-	buf []byte
+	buf   []byte
+	in    *bufio.Reader
+	flate io.ReadCloser // a flate.Resetter
 }
 
 func newUnpacker() *unpacker { return &unpacker{buf: make([]byte, unpackBufSize)} }
+
+// inflate is the archive/zip Decompressor of the unpacker's zips: the
+// standard library's inflater, as archive/zip's own, reused from file to
+// file and reading through a larger buffer.
+func (u *unpacker) inflate(r io.Reader) io.ReadCloser {
+	if u.in == nil {
+		u.in = bufio.NewReaderSize(r, readBufSize)
+		u.flate = flate.NewReader(u.in)
+	} else {
+		u.in.Reset(r)
+		u.flate.(flate.Resetter).Reset(u.in, nil)
+	}
+	return io.NopCloser(u.flate)
+}
 
 // unpackedTree is a tree unpack wrote: its directories, parents first,
 // for making them read-only afterwards.
@@ -73,6 +95,7 @@ func (u *unpacker) unpack(ctx context.Context, dir string, mod module.Version, z
 	if err != nil {
 		return "", tree, invalid(err)
 	}
+	z.RegisterDecompressor(zip.Deflate, u.inflate)
 
 	prefix := mod.Path + "@" + mod.Version + "/"
 	made := map[string]bool{}
@@ -160,7 +183,7 @@ func (u *unpacker) writeFile(dst string, mod module.Version, zf *zip.File) (sum 
 		return sum, invalid(err)
 	}
 	defer r.Close()
-	w, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	w, err := createFile(dst, 0o444)
 	if err != nil {
 		return sum, err
 	}
