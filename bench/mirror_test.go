@@ -135,7 +135,7 @@ func TestMirrorFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := startMirror(root, 0, 0)
+			m, err := startMirror(root, link{})
 			if err != nil {
 				t.Fatal(err)
 			}
