@@ -33,7 +33,7 @@ import (
 type mirror struct {
 	root   string
 	link   link
-	limit  *limiter // the total bandwidth, nil for none
+	limit  *limiter     // the total bandwidth, nil for none
 	rtt    atomic.Int64 // time.Duration
 	faults *faults      // nil for none; set before the first request
 	// certFile is the PEM certificate of an https mirror, for the tools'
