@@ -150,7 +150,7 @@ func makeSources(ctx context.Context, cfg config, goBin, tmp string, logger *log
 		logger.Printf("%s: %d zips (%.1f MB) and %d go.mod files in %s, checked against go.sum", p.name, lay.zips, mb(lay.zipped), lay.mods, c.dir)
 		out = append(out, source{
 			title: fmt.Sprintf("%s (%s)", p.name, p.mod),
-			about: []string{fmt.Sprintf("the module graph of %s as released: its go.mod and go.sum (in bench/testdata/real/%s), its packages for tidy; %d zips (%.1f MB) and %d go.mod files, fetched once from %s",
+			about: []string{fmt.Sprintf("the module graph of %s as released: its go.mod and go.sum (in bench/testdata/real/%s), its packages for tidy; download and tidy fetch from %d zips (%.1f MB) and %d go.mod files, real ones, fetched once from %s",
 				p.mod, p.name, lay.zips, mb(lay.zipped), lay.mods, cfg.corpusProxy)},
 			proxy:   c.proxyTree(),
 			project: lay.source,
@@ -220,6 +220,10 @@ func setupTools(ctx context.Context, cfg config, goBin, tmp string, logger *log.
 				logger.Printf("built %s", bin)
 			}
 			tools[i].argv = func(cmd string) []string { return []string{bin, cmd} }
+		}
+		if tools[i].name == "gomodx" && len(cfg.wrap) > 0 {
+			argv := tools[i].argv
+			tools[i].argv = func(cmd string) []string { return append(slices.Clone(cfg.wrap), argv(cmd)...) }
 		}
 	}
 	return tools, nil

@@ -75,6 +75,7 @@ type config struct {
 	tools      []string
 	commands   []string
 	gomodx     string
+	wrap       []string // command line prefix of gomodx's runs (a profiler)
 	goBin      string
 	keep       bool
 	timeout    time.Duration
@@ -138,6 +139,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	tools := fs.String("tools", "go,gomodx,go16", "tools to run, comma-separated: go, gomodx, go16")
 	commands := fs.String("commands", "download,tidy", "commands to run, comma-separated: download, tidy")
 	fs.StringVar(&cfg.gomodx, "gomodx", "", "gomodx binary to run (default: build github.com/gomodx/gomodx); \"go\" runs the plain go command in its place")
+	wrap := fs.String("wrap", "", "run gomodx under this command, split at spaces: \"perf record -g -o /tmp/gomodx.perf --\" profiles it (its time is then the wrapper's too)")
 	fs.StringVar(&cfg.goBin, "go", "", "go command to measure and to hand to gomodx as GOMODX_GO (default: go on PATH)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (tree, project, caches)")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit for each command run")
@@ -172,6 +174,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			}
 		}
 	}
+	cfg.wrap = strings.Fields(*wrap)
 	cfg.projects = split(*projectList)
 	for _, p := range cfg.projects {
 		if _, err := findProject(p); err != nil {
