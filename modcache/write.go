@@ -311,11 +311,6 @@ func (c *Cache) putZip(ctx context.Context, mod module.Version, want string, dl 
 		tree unpackedTree
 	)
 	if unpack != nil {
-		// The marker goes first, as in the go command's unzip: a crash
-		// from here on leaves a tree that everyone reads as partial.
-		if err := os.WriteFile(e.partial, nil, 0o666); err != nil {
-			return fmt.Errorf("%s: extracting: %w", mod, err)
-		}
 		defer func() {
 			if !committed && removeDir(e.dir) == nil {
 				os.Remove(e.partial)
@@ -336,6 +331,11 @@ func (c *Cache) putZip(ctx context.Context, mod module.Version, want string, dl 
 			return err
 		}
 		defer release()
+		// The marker goes first, as in the go command's unzip: a crash
+		// from here on leaves a tree that everyone reads as partial.
+		if err := os.WriteFile(e.partial, nil, 0o666); err != nil {
+			return fmt.Errorf("%s: extracting: %w", mod, err)
+		}
 		h, t, err := newUnpacker().unpack(ctx, e.dir, mod, f.Name())
 		if err == nil && want != "" && h != want {
 			err = &HashMismatchError{Mod: mod, Kind: Zip, Want: want, Got: h}
