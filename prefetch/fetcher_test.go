@@ -45,7 +45,9 @@ func (f memFile) Path() string { return f.name }
 func (f memFile) Lstat() (fs.FileInfo, error) {
 	return fileInfo{name: filepath.Base(f.name), size: int64(len(f.data))}, nil
 }
-func (f memFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader([]byte(f.data))), nil }
+func (f memFile) Open() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader([]byte(f.data))), nil
+}
 
 type fileInfo struct {
 	fs.FileInfo
