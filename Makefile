@@ -28,7 +28,7 @@ lint:
 
 # Side by side, cold cache: go vs gomodx vs GOMAXPROCS=16 go, at 0 and 150 ms,
 # on the real module graph of kubectl (87 zips, 50 MB) behind a loopback
-# mirror, 5 rounds, plus a download right after go clean -modcache (~25
+# mirror, 5 rounds, plus a download right after go clean -modcache (~30
 # minutes). The first run fetches the graph once from the module proxy
 # (proxy.golang.org) into $$XDG_CACHE_HOME/gomodx-bench, and says so.
 bench:
