@@ -9,11 +9,16 @@ STATICCHECK_VERSION ?= v0.8.2
 
 all: build
 
+# The version 'gomodx --version' prints: git's name for this commit, when
+# this is a clone (a release tag, else the commit; "-dirty" with changes).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS = $(if $(VERSION),-ldflags=-X=main.version=$(VERSION))
+
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build $(LDFLAGS) -o $(BIN) .
 
 install:
-	$(GO) install .
+	$(GO) install $(LDFLAGS) .
 
 # Unit tests and the end-to-end scripts (testdata/script), with the race
 # detector; everything runs against fake mirrors on 127.0.0.1.
