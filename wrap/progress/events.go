@@ -20,7 +20,7 @@ import (
 //		Next    string    // failover, hedge, mismatch, rescue: the mirror tried next
 //		Attempt int       // start, retry: 1 for the first try on Mirror
 //		Bytes   int64     // done: size written to the cache; summary: in all
-//		Elapsed float64   // done: seconds from request to cache; summary: wall time
+//		Elapsed float64   // done: seconds from request to cache; summary: seconds spent fetching
 //		Error   string    // retry, failover, mismatch, fail
 //		Output  string    // repair: what was repaired
 //
