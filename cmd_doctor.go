@@ -62,10 +62,11 @@ func (c *command) doctor(ctx context.Context, f doctorFlags) error {
 		opts.Env, err = g.Config(ctx, "")
 		// What a download's go would give git: doctor has no --stall, so
 		// GOMODX_STALL or its default.
-		g.Stall = retry.Default().Stall
+		stall := retry.Default().Stall
 		if d, perr := time.ParseDuration(os.Getenv("GOMODX_STALL")); perr == nil {
-			g.Stall = d
+			stall = d
 		}
+		g.SetStall(ctx, stall)
 		lim := g.GitLimits(ctx)
 		opts.Git = &doctor.Git{Added: lim.Added, Kept: lim.Kept}
 		opts.Git.Path, _ = exec.LookPath("git")

@@ -461,7 +461,7 @@ func (c *command) goEnv(ctx context.Context, dir string) (*wrap.Go, *goenv.Confi
 	if err != nil {
 		return nil, nil, err
 	}
-	g.Stall = c.cfg.retry.Stall // git gives up on a stalled fetch too
+	g.SetStall(ctx, c.cfg.retry.Stall) // git gives up on a stalled fetch too
 	env, err := g.Config(ctx, dir)
 	if err != nil {
 		return nil, nil, err

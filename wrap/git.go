@@ -14,12 +14,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -48,10 +50,13 @@ const gitConfigRE = `^(core\.sshcommand|ssh\.variant|http\..*lowspeed(limit|time
 
 // newGitLimits decides the settings for stall (0: none) from the
 // environment (getenv) and the git config keys the user set (configured,
-// lower case, as 'git config --get-regexp' prints them).
-func newGitLimits(getenv func(string) string, stall time.Duration, configured []string) GitLimits {
+// lower case, as 'git config --get-regexp' prints them). Without known,
+// git's config could not be read: nothing is added then, lest it override
+// a setting of the user's (and a git that cannot read its config fails
+// for go too).
+func newGitLimits(getenv func(string) string, stall time.Duration, configured []string, known bool) GitLimits {
 	var l GitLimits
-	if stall <= 0 {
+	if stall <= 0 || !known {
 		return l
 	}
 	keep := func(names ...string) bool {
@@ -92,6 +97,26 @@ func newGitLimits(getenv func(string) string, stall time.Duration, configured []
 	return l
 }
 
+// SetStall sets g.Stall, and starts reading the git config GitLimits
+// needs in the background, so that the go command does not wait for it.
+func (g *Go) SetStall(ctx context.Context, stall time.Duration) {
+	g.Stall = stall
+	if stall <= 0 {
+		return
+	}
+	type result struct {
+		keys  []string
+		known bool
+	}
+	ch := make(chan result, 1)
+	go func() {
+		keys, known := gitConfigKeys(ctx, g.Env)
+		ch <- result{keys, known}
+	}()
+	read := sync.OnceValue(func() result { return <-ch })
+	g.gitConfig = func() ([]string, bool) { r := read(); return r.keys, r.known }
+}
+
 // GitLimits returns the git settings the go command runs with: none
 // without a Stall; else those the user has not set, in the environment or
 // in git's global or system config.
@@ -103,28 +128,38 @@ func (g *Go) GitLimits(ctx context.Context) GitLimits {
 	if g.Env != nil {
 		getenv = func(k string) string { return envValue(g.Env, k) }
 	}
-	return newGitLimits(getenv, g.Stall, gitConfigKeys(ctx, g.Env))
+	var keys []string
+	var known bool
+	if g.gitConfig != nil {
+		keys, known = g.gitConfig()
+	} else {
+		keys, known = gitConfigKeys(ctx, g.Env)
+	}
+	return newGitLimits(getenv, g.Stall, keys, known)
 }
 
 // gitConfigKeys returns the lower-case keys of the git config settings
 // that match gitConfigRE, in the config every repository of the go
-// command's sees (system, global, and GIT_CONFIG_* in env), or nil if git
-// cannot be run, in which case the go command cannot either.
-func gitConfigKeys(ctx context.Context, env []string) []string {
+// command's sees (system, global, and GIT_CONFIG_* in env), and whether
+// it could tell: not if git cannot be run or fails.
+func gitConfigKeys(ctx context.Context, env []string) (keys []string, known bool) {
 	cmd := exec.CommandContext(ctx, "git", "config", "--get-regexp", gitConfigRE)
 	cmd.Dir = os.TempDir() // no repository's own config
 	cmd.Env = env
 	out, err := cmd.Output()
-	if err != nil {
-		return nil // exit status 1: none set
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit) && exit.ExitCode() == 1:
+		return nil, true // none set
+	case err != nil:
+		return nil, false
 	}
-	var keys []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		key, _, _ := strings.Cut(sc.Text(), " ")
 		keys = append(keys, strings.ToLower(key))
 	}
-	return keys
+	return keys, true
 }
 
 func envValue(env []string, key string) string {

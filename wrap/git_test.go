@@ -35,10 +35,15 @@ func TestGitLimits(t *testing.T) {
 		{"git's ssh.variant", nil, []string{"ssh.variant"}, 20 * time.Second,
 			[]string{"GIT_HTTP_LOW_SPEED_LIMIT=1", "GIT_HTTP_LOW_SPEED_TIME=20"}, []string{"ssh.variant"}},
 	} {
-		l := newGitLimits(func(k string) string { return tt.env[k] }, tt.stall, tt.configured)
+		l := newGitLimits(func(k string) string { return tt.env[k] }, tt.stall, tt.configured, true)
 		if !slices.Equal(l.Added, tt.added) || !slices.Equal(l.Kept, tt.kept) {
 			t.Errorf("%s:\nadded %q\n kept %q\nwant\nadded %q\n kept %q", tt.name, l.Added, l.Kept, tt.added, tt.kept)
 		}
+	}
+	// A git config that cannot be read might hold a core.sshCommand:
+	// nothing is added then.
+	if l := newGitLimits(func(string) string { return "" }, 20*time.Second, nil, false); len(l.Added) > 0 {
+		t.Errorf("with git's config unknown, added %q", l.Added)
 	}
 }
 
@@ -60,13 +65,13 @@ go: example.com/m imports
 )
 
 func TestGitLimitsHint(t *testing.T) {
-	ours := newGitLimits(func(string) string { return "" }, 20*time.Second, nil)
+	ours := newGitLimits(func(string) string { return "" }, 20*time.Second, nil, true)
 	theirs := newGitLimits(func(k string) string {
 		if strings.HasPrefix(k, "GIT_HTTP_LOW_SPEED") || k == "GIT_SSH_COMMAND" {
 			return "20"
 		}
 		return ""
-	}, 20*time.Second, nil)
+	}, 20*time.Second, nil, true)
 	for _, tt := range []struct {
 		name   string
 		limits GitLimits

@@ -30,8 +30,10 @@ type Go struct {
 	Env  []string // environment for every run; nil means os.Environ()
 	// Stall bounds how long git, which go runs for modules fetched direct,
 	// may receive nothing before it gives up (see GitLimits); 0 means
-	// never, as without gomodx.
+	// never, as without gomodx. SetStall sets it.
 	Stall time.Duration
+
+	gitConfig func() (keys []string, known bool) // started by SetStall
 }
 
 // Find returns the real go command: $GOMODX_GO when set, else the first "go"
