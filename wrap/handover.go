@@ -27,6 +27,7 @@ type HandOver struct {
 	Dir            string
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger
+	Quiet          bool // say nothing but errors: not that go runs again
 
 	// Started, if set, is called just before go starts (so that a
 	// progress bar is cleared before go's own output).
@@ -76,7 +77,9 @@ func (g *Go) HandOver(ctx context.Context, args []string, h HandOver) (int, erro
 	if err != nil || len(repairs) == 0 {
 		return code, nil
 	}
-	fmt.Fprintf(h.Stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
+	if !h.Quiet {
+		fmt.Fprintf(h.Stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
+	}
 	return runRewritten(ctx, &child, ep, args, h.Stdout, h.Stderr)
 }
 
