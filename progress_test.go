@@ -495,3 +495,49 @@ func (s *screen) text() string {
 	}
 	return strings.Trim(strings.Join(lines, "\n"), "\n")
 }
+
+// TestTerminalGoRun: a program that gomodx go run starts keeps the
+// terminal, as it would without gomodx: its stdout and stderr are the
+// terminal itself, not pipes.
+func TestTerminalGoRun(t *testing.T) {
+	t.Parallel()
+	mirror := newSlowMirror(t, 0, "")
+	files := map[string]string{
+		"go.mod": ttyProject["go.mod"],
+		"go.sum": ttyProject["go.sum"],
+		"m.go": `package main
+
+import (
+	"fmt"
+	"os"
+
+	"example.com/a"
+	"golang.org/x/term"
+)
+
+func main() {
+	fmt.Println("stdout tty:", term.IsTerminal(int(os.Stdout.Fd())), "stderr tty:", term.IsTerminal(int(os.Stderr.Fd())), a.A())
+}
+`,
+	}
+	// The program needs x/term from gomodx's own module cache: a replace
+	// to the directory go already has, so no mirror is asked for it.
+	termDir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/term").Output()
+	if err != nil {
+		t.Skipf("golang.org/x/term not in the module cache: %v", err)
+	}
+	sysDir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "golang.org/x/sys").Output()
+	if err != nil {
+		t.Skipf("golang.org/x/sys not in the module cache: %v", err)
+	}
+	files["go.mod"] += "\nrequire (\n\tgolang.org/x/term v0.0.0\n\tgolang.org/x/sys v0.0.0\n)\n\nreplace golang.org/x/term => " + strings.TrimSpace(string(termDir)) + "\n\nreplace golang.org/x/sys => " + strings.TrimSpace(string(sysDir)) + "\n"
+	dir := writeProject(t, files)
+	env := ttyEnv(t, dir, mirror.URL+"/mod", "GOFLAGS=-modcacherw -mod=mod")
+	code, out := startTTY(t, gomodxCmd(t, dir, env, "go", "run", ".")).wait(t)
+	if code != 0 {
+		t.Fatalf("exit status %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "stdout tty: true stderr tty: true ab") {
+		t.Errorf("the program did not get the terminal:\n%s", out)
+	}
+}
