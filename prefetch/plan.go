@@ -77,10 +77,18 @@ func (p *planner) download(m module.Version) {
 	if dup {
 		return
 	}
-	for _, kind := range []modcache.Kind{modcache.Info, modcache.Mod} {
-		p.wg.Go(func() { p.ensure(actual, kind) })
-	}
-	p.wg.Go(func() { p.tree(actual) })
+	// As 'go mod download' does: the .info first (does the version exist,
+	// and what is it called?), and only then the .mod and the zip, whose
+	// checksum-database lookup a version that does not exist must not cost.
+	p.wg.Go(func() {
+		state, err := p.f.Ensure(p.ctx, actual, modcache.Info)
+		p.record(state, err)
+		if state == Failed {
+			return
+		}
+		p.wg.Go(func() { p.ensure(actual, modcache.Mod) })
+		p.tree(actual)
+	})
 }
 
 // ensure fetches one file and records its failure.
