@@ -129,7 +129,10 @@ func cleanEnv(root string) []string {
 	os.MkdirAll(empty, 0o777)
 	return []string{
 		"PATH=" + empty,
-		"HOME=" + filepath.Join(root, ".home"),
+		// Nowhere to write: go's telemetry would otherwise leave a
+		// process writing under root after go exits.
+		"HOME=/no-home",
+		"XDG_CONFIG_HOME=/no-home",
 		"TMPDIR=" + os.TempDir(),
 		"GOENV=off",
 		"GOPATH=" + filepath.Join(root, ".gopath"),
