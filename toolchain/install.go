@@ -35,7 +35,8 @@ type Options struct {
 	Progress func(prefetch.Event)
 	// Downloading, if set, gets the line the go command prints when it
 	// starts the download, "go: downloading go1.27.3 (linux/amd64)", so
-	// that it can be printed in go's stead.
+	// that it can be printed in go's stead: once a mirror answers with the
+	// zip, since where none does go tries itself and prints it then.
 	Downloading func(line string)
 }
 
@@ -76,9 +77,6 @@ func Install(ctx context.Context, mod module.Version, opts Options) (err error) 
 		// against the checksum database itself.
 		report(prefetch.Cached, 0, nil)
 	} else {
-		if opts.Downloading != nil {
-			opts.Downloading("go: downloading " + Name(mod))
-		}
 		if err := fetchZip(ctx, mod, opts); err != nil {
 			switch {
 			case errors.Is(err, errors.ErrUnsupported):
@@ -120,10 +118,15 @@ func fetchZip(ctx context.Context, mod module.Version, opts Options) error {
 	)
 	err := opts.Fetch(ctx, mod, string(modcache.Zip), func(body io.Reader) error {
 		if !looked {
-			// A mirror has the zip: the go command would now ask the
-			// checksum database, after downloading it. Asking first lets
-			// the zip be checked as it is written, and costs no request go
-			// would not make. The body waits meanwhile.
+			// A mirror has the zip. Only now does go's line come: where no
+			// mirror has it, go tries itself and says it then.
+			if opts.Downloading != nil {
+				opts.Downloading("go: downloading " + Name(mod))
+			}
+			// The go command would now ask the checksum database, after
+			// downloading the zip. Asking first lets the zip be checked as
+			// it is written, and costs no request go would not make. The
+			// body waits meanwhile.
 			looked = true
 			want, _, lookupErr = opts.Lookup(ctx, mod)
 			if lookupErr == nil && want == "" {
