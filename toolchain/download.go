@@ -24,8 +24,8 @@ import (
 //     the download, and says so, after making it;
 //   - the two exceptions go makes to that rule (a GOPROXY that is a single
 //     file:// URL, and the module proxy's own fetches) are left to go too;
-//   - a toolchain whose zip is already in the module cache needs no
-//     download: go unpacks it, if need be, without the network.
+//   - a toolchain already in the module cache, unpacked or as a zip, needs
+//     no download: go unpacks it, if need be, without the network.
 //
 // lookPath is exec.LookPath, or a stand-in in tests.
 func (l *Local) Download(c Choice, lookPath func(string) (string, error)) (mod module.Version, leave string) {
@@ -67,7 +67,7 @@ func (l *Local) Download(c Choice, lookPath func(string) (string, error)) (mod m
 	if _, err := env.SumdbDir(); err != nil {
 		return module.Version{}, "no GOPATH to keep the checksum database's state in"
 	}
-	if cache, err := modcache.Open(env.GOMODCACHE); err == nil && cache.Has(mod, modcache.Zip, "") {
+	if cache, err := modcache.Open(env.GOMODCACHE); err == nil && (unpacked(cache, mod) || cache.Has(mod, modcache.Zip, "")) {
 		return module.Version{}, "already in the module cache"
 	}
 	return mod, ""

@@ -98,4 +98,19 @@ func TestDownloadCached(t *testing.T) {
 	if _, leave := l.Download(c, noPath); !strings.Contains(leave, "already in the module cache") {
 		t.Errorf("cached zip: Download leave = %q", leave)
 	}
+
+	// Unpacked, with its .ziphash, go uses the tree even without the zip.
+	os.Remove(filepath.Join(vdir, "v0.0.1-go1.999.0.linux-amd64.zip"))
+	if _, leave := l.Download(c, noPath); leave != "" {
+		t.Fatalf("ziphash alone: left (%s)", leave)
+	}
+	os.MkdirAll(filepath.Join(cache, "golang.org", "toolchain@v0.0.1-go1.999.0.linux-amd64", "bin"), 0o777)
+	if _, leave := l.Download(c, noPath); !strings.Contains(leave, "already in the module cache") {
+		t.Errorf("unpacked tree: Download leave = %q", leave)
+	}
+	partial := filepath.Join(vdir, "v0.0.1-go1.999.0.linux-amd64.partial")
+	os.WriteFile(partial, nil, 0o666)
+	if _, leave := l.Download(c, noPath); leave != "" {
+		t.Errorf("half-unpacked tree: left (%s)", leave)
+	}
 }

@@ -72,7 +72,7 @@ func Install(ctx context.Context, mod module.Version, opts Options) (err error) 
 		}
 	}
 	report(prefetch.Planned, 0, nil)
-	if opts.Cache.Has(mod, modcache.Zip, "") {
+	if unpacked(opts.Cache, mod) || opts.Cache.Has(mod, modcache.Zip, "") {
 		// The go command trusts a zip with its .ziphash, and checks that
 		// against the checksum database itself.
 		report(prefetch.Cached, 0, nil)
@@ -95,8 +95,10 @@ func Install(ctx context.Context, mod module.Version, opts Options) (err error) 
 		report(prefetch.Fetched, size, nil)
 	}
 
-	if err := opts.Cache.Extract(ctx, mod, false); err != nil {
-		return err
+	if !unpacked(opts.Cache, mod) {
+		if err := opts.Cache.Extract(ctx, mod, false); err != nil {
+			return err
+		}
 	}
 	dir, err := extractedDir(opts.Cache, mod)
 	if err != nil {
@@ -181,6 +183,33 @@ func extractedDir(c *modcache.Cache, mod module.Version) (string, error) {
 		return "", err
 	}
 	return filepath.Join(c.Root(), filepath.FromSlash(enc)+"@"+encVer), nil
+}
+
+// unpacked reports what the go command's DownloadDir checks before it
+// uses a module's tree without downloading anything: the tree is there, no
+// .partial marker says it is half-made, and the .ziphash is there (the zip
+// itself need not be).
+func unpacked(c *modcache.Cache, mod module.Version) bool {
+	dir, err := extractedDir(c, mod)
+	if err != nil {
+		return false
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return false
+	}
+	partial, err := c.Path(mod, "partial")
+	if err != nil {
+		return false
+	}
+	if _, err := os.Stat(partial); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	ziphash, err := c.Path(mod, "ziphash")
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(ziphash)
+	return err == nil
 }
 
 // markExecutable sets the execute bits the go command sets on a toolchain
