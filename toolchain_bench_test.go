@@ -218,7 +218,11 @@ func (m *benchMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cut {
 		limit /= 2
 	}
-	start := time.Now()
+	// Each chunk takes its time at the rate, counted from when the last
+	// one was due, or at most 20ms before now: a client that stops reading
+	// does not get a burst to catch up with afterwards, as on a real link,
+	// while the sleeps' own overshoot is made up.
+	next := time.Now()
 	var sent int64
 	buf := make([]byte, 64<<10)
 	for sent < limit {
@@ -228,20 +232,26 @@ func (m *benchMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			sent += int64(n)
+			if m.rate > 0 {
+				next = later(next, time.Now().Add(-20*time.Millisecond)).Add(time.Duration(float64(n) / float64(m.rate) * float64(time.Second)))
+				time.Sleep(time.Until(next))
+			}
 		}
 		if err != nil {
 			break
-		}
-		if m.rate > 0 {
-			if ahead := time.Duration(float64(sent)/float64(m.rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
-				time.Sleep(ahead)
-			}
 		}
 	}
 	if cut {
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // makeTreeWritable lets the benchmark's temporary directories be removed
