@@ -449,3 +449,29 @@ func maps(m map[string]string, k, v string) map[string]string {
 	}
 	return out
 }
+
+// TestInstallInterrupted checks that a download cancelled mid-file leaves
+// nothing behind but a valid cache, and says it was cancelled.
+func TestInstallInterrupted(t *testing.T) {
+	data := makeZip(t, testMod, maps(fakeToolchain, "big", strings.Repeat("x", 1<<20)))
+	sent := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush()
+		close(sent)
+		<-r.Context().Done() // the rest never comes
+	}))
+	defer srv.Close()
+	f := newFixture(t, srv.URL, zipHash(t, data))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-sent
+		cancel()
+	}()
+	err := Install(ctx, testMod, f.opts)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Install error = %v, want cancelled", err)
+	}
+	assertNothingCached(t, f.cache)
+}
