@@ -455,11 +455,12 @@ func maps(m map[string]string, k, v string) map[string]string {
 func TestInstallInterrupted(t *testing.T) {
 	data := makeZip(t, testMod, maps(fakeToolchain, "big", strings.Repeat("x", 1<<20)))
 	sent := make(chan struct{})
+	var once sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
 		w.Write(data[:len(data)/2])
 		w.(http.Flusher).Flush()
-		close(sent)
+		once.Do(func() { close(sent) })
 		<-r.Context().Done() // the rest never comes
 	}))
 	defer srv.Close()
