@@ -104,13 +104,18 @@ func (c *command) doctorFix(ctx context.Context, g *wrap.Go, env *goenv.Config, 
 			printError(w, err)
 			return 1
 		}
-		for _, r := range cache.Repair(ctx, rep.Faults) {
-			if r.Err != nil {
-				fmt.Fprintf(w, "gomodx: %v\n", r.Err)
+		// The rules of 'gomodx clean' without --edited: a tree that may
+		// hold someone's edits, or anything outside GOMODCACHE, is kept.
+		for _, r := range cache.Repair(ctx, rep.Faults, modcache.RepairOptions{ModCacheRW: env.Flags.ModCacheRW}) {
+			switch {
+			case r.Err != nil:
+				printError(w, r.Err)
 				code = 1
-				continue
+			case r.Done:
+				fmt.Fprintf(w, "gomodx: fixed %s: %s\n", faultHead(r.Fault), r.Fault.Fix.Done())
+			default:
+				fmt.Fprintf(w, "gomodx: %s: already gone, nothing removed\n", faultHead(r.Fault))
 			}
-			fmt.Fprintf(w, "gomodx: fixed %s: %s\n", faultHead(r.Fault), r.Fault.Fix.Done())
 		}
 	}
 	for _, args := range rep.GoEnvFixes {

@@ -28,6 +28,7 @@ type verifyFlags struct {
 	json      bool
 	dryRun    bool
 	yes       bool
+	edited    bool // clean: also trees that may hold edits, of the named modules
 	jobs      int
 }
 
@@ -45,7 +46,7 @@ func verifyCommand(cmd func() *command) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Usage: "verify the whole module cache, not only the project's entries", EnvVars: []string{"GOMODX_VERIFY_ALL"}, Destination: &f.all},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON", Destination: &f.json},
-			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
+			verifyJobsFlag(&f.jobs),
 		},
 		Action: func(c *cli.Context) error {
 			return cmd().verify(c.Context, f, c.Args().Slice())
@@ -61,20 +62,31 @@ func cleanCommand(cmd func() *command) *cli.Command {
 		ArgsUsage: "[module@version...]",
 		Description: "Clean removes the faulty module cache entries that 'gomodx verify' reports, under the\n" +
 			"same file locks the go command takes, and nothing else; the go command fetches or\n" +
-			"re-extracts them when it next needs them. With --all it removes the whole module cache,\n" +
+			"re-extracts them when it next needs them. It never removes anything outside GOMODCACHE\n" +
+			"(following no symbolic link out of it), nor an extracted module that may hold someone's\n" +
+			"edits: one that differs from the module and is writable, or -modcacherw is in GOFLAGS.\n" +
+			"It says what it left, and exits with status 1 then; --edited with the module named\n" +
+			"removes such a tree, edits and all. With --all it removes the whole module cache,\n" +
 			"like 'go clean -modcache' (which it runs), after asking for confirmation.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Aliases: []string{"n"}, Usage: "show what would be removed, remove nothing", Destination: &f.dryRun},
+			&cli.BoolFlag{Name: "edited", Usage: "also remove the extracted trees of the named modules that may hold edits (the edits are lost)", Destination: &f.edited},
 			&cli.BoolFlag{Name: "all-faults", Usage: "remove faulty entries anywhere in the cache, as 'gomodx verify --all' finds them", Destination: &f.allFaults},
 			&cli.BoolFlag{Name: "all", Usage: "remove the whole module cache ('go clean -modcache')", Destination: &f.all},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --all: do not ask for confirmation", Destination: &f.yes},
 			&cli.BoolFlag{Name: "json", Usage: "print the faults and what was done as JSON", Destination: &f.json},
-			&cli.IntFlag{Name: "jobs", Usage: "module versions checked at once (0: twice the number of CPUs)", EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: &f.jobs},
+			verifyJobsFlag(&f.jobs),
 		},
 		Action: func(c *cli.Context) error {
 			return cmd().clean(c.Context, f, c.Args().Slice())
 		},
 	}
+}
+
+// verifyJobsFlag is the --jobs of verify and clean.
+func verifyJobsFlag(jobs *int) cli.Flag {
+	return &cli.IntFlag{Name: "jobs", Usage: fmt.Sprintf("module versions checked at once (0: twice the number of CPUs; at most %d)", maxJobs), EnvVars: []string{"GOMODX_VERIFY_JOBS"}, Destination: jobs,
+		Action: intInRange[int]("jobs", "GOMODX_VERIFY_JOBS", 0, maxJobs)}
 }
 
 // verifyScope is what a verify or clean run looks at.
@@ -86,7 +98,7 @@ type verifyScope struct {
 
 // scope works out which entries to verify (modcache.Select): the module
 // versions named on the command line, the project's, or the whole cache.
-func (c *command) scope(env *goenv.Config, all bool, args []string, jobs int) (*verifyScope, error) {
+func (c *command) scope(env *goenv.Config, all bool, args []string, jobs int, repair modcache.RepairOptions) (*verifyScope, error) {
 	cache, err := modcache.Open(env.GOMODCACHE)
 	if err != nil {
 		return nil, err
@@ -110,6 +122,7 @@ func (c *command) scope(env *goenv.Config, all bool, args []string, jobs int) (*
 		s.opts.Sums = proj.Sums
 	}
 	s.opts.Jobs = jobs
+	s.opts.Repair = repair
 	s.opts.SumdbDir, _ = env.SumdbDir()
 	if !env.SumDB.Off && env.SumDB.Err == nil {
 		s.opts.SumdbKeys = []string{env.SumDB.Key}
@@ -136,8 +149,9 @@ type verifyResult struct {
 
 type faultResult struct {
 	modcache.Fault
-	Repaired bool   `json:",omitempty"` // clean only: Repair succeeded
-	Error    string `json:",omitempty"` // clean only: why Repair failed
+	Repaired bool   `json:",omitempty"` // clean only: Repair did what Fix says
+	Gone     bool   `json:",omitempty"` // clean only: nothing left to do under the lock
+	Error    string `json:",omitempty"` // clean only: why Repair failed, or left it (Keep)
 }
 
 func (c *command) verify(ctx context.Context, f verifyFlags, args []string) error {
@@ -145,7 +159,7 @@ func (c *command) verify(ctx context.Context, f verifyFlags, args []string) erro
 	if err != nil {
 		return err
 	}
-	s, err := c.scope(env, f.all, args, f.jobs)
+	s, err := c.scope(env, f.all, args, f.jobs, modcache.RepairOptions{ModCacheRW: env.Flags.ModCacheRW})
 	if err != nil {
 		return err
 	}
@@ -174,9 +188,32 @@ func (c *command) verify(ctx context.Context, f verifyFlags, args []string) erro
 	}
 	if !f.json {
 		fmt.Fprintf(c.stderr, "gomodx: %s in the module cache (%s)\n", plural(len(faults), "faulty entry", "faulty entries"), s.cache.Root())
-		fmt.Fprintf(c.stderr, "gomodx: hint: run '%s' to remove exactly these; the go command fetches them again when needed\n", cleanHint(s.what, args))
+		var kept []modcache.Fault
+		for _, fl := range faults {
+			if fl.Keep != "" {
+				kept = append(kept, fl)
+			}
+		}
+		if len(kept) < len(faults) {
+			fmt.Fprintf(c.stderr, "gomodx: hint: run '%s' to remove exactly these; the go command fetches them again when needed\n", cleanHint(s.what, args))
+		}
+		printKept(c.stderr, kept)
 	}
 	return exit(1)
+}
+
+// printKept says, for faults that clean leaves as they are, why and what
+// to do instead (report.go's hints for a *modcache.KeptError).
+func printKept(w io.Writer, kept []modcache.Fault) {
+	if len(kept) == 0 {
+		return
+	}
+	var errs []error
+	for _, fl := range kept {
+		errs = append(errs, &modcache.KeptError{Fault: fl, Reason: fl.Keep, Edits: fl.KeepEdits})
+	}
+	fmt.Fprintf(w, "gomodx: 'gomodx clean' leaves %s as %s:\n", plural(len(kept), "faulty entry", "faulty entries"), map[bool]string{true: "it is", false: "they are"}[len(kept) == 1])
+	printError(w, errors.Join(errs...))
 }
 
 // cleanHint is the clean command that removes what verify found.
@@ -191,6 +228,9 @@ func cleanHint(scope modcache.Scope, args []string) string {
 }
 
 func (c *command) clean(ctx context.Context, f verifyFlags, args []string) error {
+	if f.edited && (len(args) == 0 || f.all || f.allFaults) {
+		return usageError{error: errors.New("--edited removes the trees of the modules named: it takes module@version arguments, and no --all or --all-faults"), command: "clean"}
+	}
 	g, env, err := c.goEnv(ctx, "")
 	if err != nil {
 		return err
@@ -201,7 +241,8 @@ func (c *command) clean(ctx context.Context, f verifyFlags, args []string) error
 		}
 		return c.cleanAll(ctx, g, env, f)
 	}
-	s, err := c.scope(env, f.allFaults, args, f.jobs)
+	repair := modcache.RepairOptions{ModCacheRW: env.Flags.ModCacheRW, Edited: f.edited}
+	s, err := c.scope(env, f.allFaults, args, f.jobs, repair)
 	if err != nil {
 		return err
 	}
@@ -210,29 +251,54 @@ func (c *command) clean(ctx context.Context, f verifyFlags, args []string) error
 		return err
 	}
 	res := verifyResult{GOMODCACHE: s.cache.Root(), Scope: s.what, Checked: checked, Faults: []faultResult{}}
+	var kept []modcache.Fault
 	if f.dryRun {
 		for _, fl := range faults {
 			if !f.json {
-				fmt.Fprintf(c.stdout, "%s: would %s (%s)\n", faultHead(fl), fl.Fix, fl.Path)
+				if fl.Keep != "" {
+					fmt.Fprintf(c.stdout, "%s: would leave it as it is: %s (%s)\n", faultHead(fl), fl.Keep, fl.Path)
+				} else {
+					fmt.Fprintf(c.stdout, "%s: would %s (%s)\n", faultHead(fl), fl.Fix, fl.Path)
+				}
+			}
+			if fl.Keep != "" {
+				kept = append(kept, fl)
 			}
 			res.Faults = append(res.Faults, faultResult{Fault: fl})
 		}
 	}
 	var errs []error
 	staleIndex := false
+	removed, gone := 0, 0
 	if !f.dryRun {
-		for _, r := range s.cache.Repair(ctx, faults) {
-			fr := faultResult{Fault: r.Fault, Repaired: r.Err == nil}
-			if r.Err != nil && ctx.Err() != nil {
+		for _, r := range s.cache.Repair(ctx, faults, repair) {
+			fr := faultResult{Fault: r.Fault, Repaired: r.Done, Gone: !r.Done && r.Err == nil}
+			var keptErr *modcache.KeptError
+			switch {
+			case r.Err != nil && ctx.Err() != nil:
 				return ctx.Err()
-			}
-			if r.Err != nil {
+			case errors.As(r.Err, &keptErr):
+				fr.Error = r.Err.Error()
+				fr.Keep, fr.KeepEdits = keptErr.Reason, keptErr.Edits
+				kept = append(kept, fr.Fault)
+				if !f.json {
+					fmt.Fprintf(c.stdout, "%s: left as it is: %s (%s)\n", faultHead(r.Fault), keptErr.Reason, r.Fault.Path)
+				}
+			case r.Err != nil:
 				fr.Error = r.Err.Error()
 				errs = append(errs, r.Err)
-			} else {
+			case r.Done:
+				removed++
 				staleIndex = staleIndex || r.Fault.Kind == modcache.DirModified
 				if !f.json {
 					fmt.Fprintf(c.stdout, "%s: %s (%s)\n", faultHead(r.Fault), r.Fault.Fix.Done(), r.Fault.Path)
+				}
+			default:
+				// Another process (a go command finishing its download)
+				// fixed or removed it while clean waited for the lock.
+				gone++
+				if !f.json {
+					fmt.Fprintf(c.stdout, "%s: already gone, nothing removed (%s)\n", faultHead(r.Fault), r.Fault.Path)
 				}
 			}
 			res.Faults = append(res.Faults, fr)
@@ -251,15 +317,27 @@ func (c *command) clean(ctx context.Context, f verifyFlags, args []string) error
 	case len(faults) == 0:
 		fmt.Fprintf(c.stderr, "gomodx: no faulty entries in the module cache (%d module versions in %s)\n", checked, s.what.Describe())
 	case f.dryRun:
-		fmt.Fprintf(c.stderr, "gomodx: %s; run without --dry-run to fix them\n", plural(len(faults), "faulty entry", "faulty entries"))
+		if n := len(faults) - len(kept); n > 0 {
+			fmt.Fprintf(c.stderr, "gomodx: %s; run without --dry-run to fix them\n", plural(n, "faulty entry", "faulty entries"))
+		}
+		printKept(c.stderr, kept)
 	default:
-		fmt.Fprintf(c.stderr, "gomodx: fixed %s; the go command fetches or re-extracts what was removed when it needs it\n", plural(len(faults), "faulty entry", "faulty entries"))
+		if removed > 0 {
+			fmt.Fprintf(c.stderr, "gomodx: fixed %s; the go command fetches or re-extracts what was removed when it needs it\n", plural(removed, "faulty entry", "faulty entries"))
+		}
+		if gone > 0 {
+			fmt.Fprintf(c.stderr, "gomodx: %s gone by the time clean held the lock: nothing removed for %s\n", plural(gone, "faulty entry was", "faulty entries were"), map[bool]string{true: "it", false: "them"}[gone == 1])
+		}
 		if staleIndex {
 			// cmd/go/internal/modindex keys its index of an extracted
 			// module by the directory alone, trusting the cache never to
 			// change, so the index of a modified tree outlives the tree.
 			fmt.Fprintln(c.stderr, "gomodx: hint: go keeps an index of each extracted module in its build cache, keyed by directory alone; if go still reports files or imports the module does not have, run 'go clean -cache'")
 		}
+		printKept(c.stderr, kept)
+	}
+	if len(kept) > 0 && !f.dryRun {
+		return exit(1) // the cache still holds these faults
 	}
 	return nil
 }

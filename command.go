@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,20 +40,97 @@ type config struct {
 	goFlags      goFlags
 }
 
+// Bounds of gomodx's own flags. Values outside them are bad usage (exit
+// status 2, as the go command's own bad flags): silently taking a negative
+// wait, or a million jobs, would do something no one asked for.
+const (
+	// maxJobs keeps the connections and temp files of the jobs in flight
+	// well inside the usual limit of 1024 open files.
+	maxJobs = 256
+	// maxRetries bounds what one file can cost a failing mirror, however
+	// short --retry-wait is: a few attempts, not a loop. Past ten, the
+	// next mirror is the better bet anyway.
+	maxRetries = 10
+	// minRetryWait is the shortest first wait before a retry: no wait at
+	// all would have every job hammer a failing mirror, and would also
+	// cap a mirror's Retry-After at nothing.
+	minRetryWait = time.Millisecond
+	maxRetryWait = time.Minute
+)
+
 func (cfg *config) flags() []cli.Flag {
 	def := retry.Default()
 	return append([]cli.Flag{
-		&cli.IntFlag{Name: "jobs", Value: 64, Usage: "files fetched at once", EnvVars: []string{"GOMODX_JOBS"}, Destination: &cfg.jobs},
+		&cli.IntFlag{Name: "jobs", Value: 64, Usage: fmt.Sprintf("files fetched at once (1 to %d)", maxJobs), EnvVars: []string{"GOMODX_JOBS"}, Destination: &cfg.jobs,
+			Action: intInRange[int]("jobs", "GOMODX_JOBS", 1, maxJobs)},
 		&cli.BoolFlag{Name: "v", Usage: "print every file fetched, with its mirror, size and time, and every hedged request", EnvVars: []string{"GOMODX_VERBOSE"}, Destination: &cfg.verbose},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors: no progress, no summary", EnvVars: []string{"GOMODX_QUIET"}, Destination: &cfg.quiet},
 		&cli.StringFlag{Name: "json-file", Usage: "write gomodx's events to this file, one JSON object a line", EnvVars: []string{"GOMODX_JSON_FILE"}, Destination: &cfg.jsonFile},
-		&cli.IntFlag{Name: "retries", Value: def.Retries, Usage: "retries of a failed request on one mirror", EnvVars: []string{"GOMODX_RETRIES"}, Destination: &cfg.retry.Retries},
-		&cli.DurationFlag{Name: "retry-wait", Value: def.WaitMin, Usage: "first wait before a retry; it doubles, with jitter, up to 20 times this", EnvVars: []string{"GOMODX_RETRY_WAIT"}, Destination: &cfg.retry.WaitMin},
-		&cli.DurationFlag{Name: "timeout", Value: def.Timeout, Usage: "wait at most this long for a mirror's response headers (0 means no limit)", EnvVars: []string{"GOMODX_TIMEOUT"}, Destination: &cfg.retry.Timeout},
-		&cli.DurationFlag{Name: "stall", Value: def.Stall, Usage: "abandon a download that receives nothing for this long (0 means no limit)", EnvVars: []string{"GOMODX_STALL"}, Destination: &cfg.retry.Stall},
-		&cli.Int64Flag{Name: "min-rate", Value: def.MinRate, Usage: "abandon a download that brings fewer bytes a second than this over a --stall window (0 means any progress will do)", EnvVars: []string{"GOMODX_MIN_RATE"}, Destination: &cfg.retry.MinRate},
-		&cli.DurationFlag{Name: "max-total", Value: def.MaxTotal, Usage: "stop trying one file after this long in all, retries included (0 means no limit)", EnvVars: []string{"GOMODX_MAX_TOTAL"}, Destination: &cfg.retry.MaxTotal},
+		&cli.IntFlag{Name: "retries", Value: def.Retries, Usage: fmt.Sprintf("retries of a failed request on one mirror (0 to %d)", maxRetries), EnvVars: []string{"GOMODX_RETRIES"}, Destination: &cfg.retry.Retries,
+			Action: intInRange[int]("retries", "GOMODX_RETRIES", 0, maxRetries)},
+		&cli.DurationFlag{Name: "retry-wait", Value: def.WaitMin, Usage: fmt.Sprintf("first wait before a retry (%v to %v); it doubles, with jitter, up to 20 times this", minRetryWait, maxRetryWait), EnvVars: []string{"GOMODX_RETRY_WAIT"}, Destination: &cfg.retry.WaitMin,
+			Action: durationInRange("retry-wait", "GOMODX_RETRY_WAIT", minRetryWait, maxRetryWait)},
+		&cli.DurationFlag{Name: "timeout", Value: def.Timeout, Usage: "wait at most this long for a mirror's response headers (0 means no limit)", EnvVars: []string{"GOMODX_TIMEOUT"}, Destination: &cfg.retry.Timeout,
+			Action: durationInRange("timeout", "GOMODX_TIMEOUT", 0, math.MaxInt64)},
+		&cli.DurationFlag{Name: "stall", Value: def.Stall, Usage: "abandon a download that receives nothing for this long (0 means no limit)", EnvVars: []string{"GOMODX_STALL"}, Destination: &cfg.retry.Stall,
+			Action: durationInRange("stall", "GOMODX_STALL", 0, math.MaxInt64)},
+		&cli.Int64Flag{Name: "min-rate", Value: def.MinRate, Usage: "abandon a download that brings fewer bytes a second than this over a --stall window (0 means any progress will do)", EnvVars: []string{"GOMODX_MIN_RATE"}, Destination: &cfg.retry.MinRate,
+			Action: intInRange[int64]("min-rate", "GOMODX_MIN_RATE", 0, math.MaxInt64)},
+		&cli.DurationFlag{Name: "max-total", Value: def.MaxTotal, Usage: "stop trying one file after this long in all, retries included (0 means no limit)", EnvVars: []string{"GOMODX_MAX_TOTAL"}, Destination: &cfg.retry.MaxTotal,
+			Action: durationInRange("max-total", "GOMODX_MAX_TOTAL", 0, math.MaxInt64)},
 	}, mirrorFlags(&cfg.mirrors)...)
+}
+
+// intInRange is the validation of an integer flag: a value outside
+// [lo, hi], from the command line or from the variable env, is bad usage.
+func intInRange[T int | int64](name, env string, lo, hi T) func(*cli.Context, T) error {
+	return func(c *cli.Context, v T) error {
+		if lo <= v && v <= hi {
+			return nil
+		}
+		fromEnv := func(s string) bool {
+			n, err := strconv.ParseInt(s, 0, 64) // as the flag parses it
+			return err == nil && T(n) == v
+		}
+		want := fmt.Sprintf("from %d to %d", lo, hi)
+		if hi == math.MaxInt64 {
+			want = fmt.Sprintf("%d or more", lo)
+		}
+		return badValue(c, name, env, fmt.Sprint(v), fromEnv, want)
+	}
+}
+
+// durationInRange is intInRange for a duration flag; a lower bound of 0
+// means "none" in these flags, and says so.
+func durationInRange(name, env string, lo, hi time.Duration) func(*cli.Context, time.Duration) error {
+	return func(c *cli.Context, v time.Duration) error {
+		if lo <= v && v <= hi {
+			return nil
+		}
+		fromEnv := func(s string) bool {
+			d, err := time.ParseDuration(s)
+			return err == nil && d == v
+		}
+		want := fmt.Sprintf("from %v to %v", lo, hi)
+		if hi == math.MaxInt64 {
+			want = "0 (no limit) or more"
+		}
+		return badValue(c, name, env, v.String(), fromEnv, want)
+	}
+}
+
+// badValue is the usage error for a flag value out of range, naming the
+// variable when that is where the value came from.
+func badValue(c *cli.Context, name, env, value string, fromEnv func(string) bool, want string) error {
+	what := "--" + name + " " + value
+	if s, ok := os.LookupEnv(env); ok && fromEnv(s) {
+		what = env + "=" + s
+	}
+	err := usageError{error: fmt.Errorf("invalid %s: must be %s", what, want)}
+	if c.Command != nil {
+		err.command = c.Command.Name
+	}
+	return err
 }
 
 // jsonFlag is gomodx's own -json, for commands whose go has none: its
@@ -61,8 +141,8 @@ func (cfg *config) jsonFlag() cli.Flag {
 
 // goFlags are the go command's own flags, passed on to it unchanged.
 type goFlags struct {
-	x, v, e, json, diff, modcacherw  bool
-	reuse, modfile, goVer, compat, C string
+	x, v, e, json, diff, modcacherw           bool
+	reuse, modfile, goVer, compat, C, overlay string
 }
 
 func (f *goFlags) common() []cli.Flag {
@@ -70,6 +150,7 @@ func (f *goFlags) common() []cli.Flag {
 		&cli.BoolFlag{Name: "x", Usage: "print gomodx's HTTP requests, and the commands go executes (passed to go)", Destination: &f.x},
 		&cli.BoolFlag{Name: "modcacherw", Usage: "leave extracted modules writable (passed to go)", Destination: &f.modcacherw},
 		&cli.StringFlag{Name: "modfile", Usage: "read and write this file instead of go.mod (passed to go)", Destination: &f.modfile},
+		&cli.StringFlag{Name: "overlay", Usage: "read files through this overlay, as go build does (passed to go; gomodx then plans nothing)", Destination: &f.overlay},
 		&cli.StringFlag{Name: "C", Usage: "change to this directory first (passed to go)", Destination: &f.C},
 	}
 }
@@ -109,6 +190,7 @@ func (f goFlags) args() []string {
 	add(f.modcacherw, "-modcacherw")
 	add(f.reuse != "", "-reuse="+f.reuse)
 	add(f.modfile != "", "-modfile="+f.modfile)
+	add(f.overlay != "", "-overlay="+f.overlay)
 	add(f.goVer != "", "-go="+f.goVer)
 	add(f.compat != "", "-compat="+f.compat)
 	return args
@@ -228,11 +310,22 @@ func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefet
 		return err
 	}
 	defer s.close()
-	if err := planFor(s.proj, env)(ctx, s.fetch); err != nil {
-		return err
+	// The prefetch only ever helps: what it could not fetch, go asks the
+	// loopback proxy for (which remembers the failure rather than trying
+	// again), and go's outcome and words stand. gomodx's own account of
+	// what failed follows go's output, and only when go failed too.
+	var prefetchErr error
+	if !c.overlaid(env) {
+		prefetchErr = planFor(s.proj, env)(ctx, s.fetch)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if prefetchErr != nil {
+		c.log.Info("prefetch incomplete; the go command fetches the rest", "error", prefetchErr)
 	}
 
-	return ran(g.HandOver(ctx, args, wrap.HandOver{
+	err = ran(g.HandOver(ctx, args, wrap.HandOver{
 		Env:     env,
 		Fetch:   s.fetch,
 		Mirrors: s.mirrors,
@@ -248,6 +341,10 @@ func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefet
 		},
 		HealFailed: func(err error) { printError(c.stderr, err) },
 	}))
+	if prefetchErr != nil && err != nil && ctx.Err() == nil {
+		printAfterGo(c.stderr, prefetchErr)
+	}
+	return err
 }
 
 // cannotFetch says why gomodx has nothing to fetch with env, or "": a
@@ -337,7 +434,7 @@ func (c *command) session(ctx context.Context, env *goenv.Config, args []string,
 		}
 	}
 	if db != nil {
-		opts.Checksums = db.Lookup
+		opts.Checksums, opts.SumDB = db.Lookup, db.Name()
 	}
 	s.fetch = prefetch.NewFetcher(ctx, cache, src, s.sums, opts)
 	return s, nil
@@ -367,6 +464,21 @@ func (c *command) mirrorList(env *goenv.Config, onEvent func(mirrors.Event)) (*m
 		return nil, env.Proxy.Err
 	}
 	return mirrors.New(env.Proxy.Entries, c.mirrorOptions(env, onEvent))
+}
+
+// overlaid reports whether go reads files through an -overlay (the flag or
+// GOFLAGS): go.mod and go.sum may not be what is on disk, so nothing is
+// planned from them.
+func (c *command) overlaid(env *goenv.Config) bool {
+	if c.cfg.goFlags.overlay != "" {
+		return true
+	}
+	for _, f := range env.Flags.List {
+		if f.Name == "overlay" {
+			return true
+		}
+	}
+	return false
 }
 
 // modFile is the go.mod the go command will read: -modfile (relative to

@@ -26,6 +26,11 @@ import (
 //	tamper      serve .zip files with an extra file (a valid zip, wrong hash)
 //	truncate-N  cut the first N .zip bodies for each file in half, then close
 //	hang        never answer (until the client gives up, at most a minute)
+//	seq-F.F...  meet the requests for each file with these faults in turn,
+//	            then serve it: 502 or 503, hang (until the client cancels
+//	            it), reset (half the body, then the connection is cut),
+//	            short (a well-formed 200 whose Content-Length matches a body
+//	            cut in half), ok; see seqFault
 //
 // Under <mirror>/sumdb/sum.gomodx.test/ it serves a checksum database that
 // knows every module in testdata/mod.
@@ -88,6 +93,10 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(file, ".zip") && hit <= n {
 				truncate = 1
 			}
+		case "seq":
+			if !p.seqFault(w, r, arg, hit, file) {
+				return
+			}
 		default:
 			http.Error(w, "unknown fault "+fault, http.StatusBadRequest)
 			return
@@ -122,6 +131,58 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	w.Write(body)
+}
+
+// seqFault meets request number hit for file with the hit-th fault of seq
+// ("502.hang.reset.short"). It reports whether the request is to be served
+// as usual; otherwise it has answered it. A hang lasts until the client
+// cancels the request; one still hanging after a minute is logged as
+// "uncancelled hang" (and answered 500), so that a script sees it.
+func (p *faultProxy) seqFault(w http.ResponseWriter, r *http.Request, seq string, hit int, file string) bool {
+	faults := strings.Split(seq, ".")
+	if hit > len(faults) {
+		return true
+	}
+	switch f := faults[hit-1]; f {
+	case "ok":
+		return true
+	case "502", "503":
+		code, _ := strconv.Atoi(f)
+		http.Error(w, http.StatusText(code), code)
+	case "hang":
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+			p.mu.Lock()
+			p.log = append(p.log, "uncancelled hang "+file)
+			p.mu.Unlock()
+			http.Error(w, "uncancelled hang", http.StatusInternalServerError)
+		}
+	case "reset", "short":
+		resp, err := http.Get(p.upstream + "/" + file)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return false
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			http.Error(w, "upstream failed", http.StatusBadGateway)
+			return false
+		}
+		half := body[:len(body)/2]
+		if f == "short" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(half)))
+			w.Write(half)
+			return false
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(half)
+		panic(http.ErrAbortHandler) // cut the connection mid-body
+	default:
+		http.Error(w, "unknown fault in seq: "+f, http.StatusBadRequest)
+	}
+	return false
 }
 
 // addFile returns the zip with one more file in the module's directory: still

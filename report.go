@@ -77,14 +77,24 @@ func report(w io.Writer, err error) int {
 
 // printError prints err the way the go command prints its errors, one
 // "gomodx: " line per failure, followed by hints on what to do.
-func printError(w io.Writer, err error) {
+func printError(w io.Writer, err error) { printErrorBlock(w, err, true) }
+
+// printAfterGo prints gomodx's account of what its prefetch could not do,
+// after a go command that failed: the same lines and hints as printError,
+// without the SECURITY ERROR block, which go has printed in its own words
+// if it applies.
+func printAfterGo(w io.Writer, err error) { printErrorBlock(w, err, false) }
+
+func printErrorBlock(w io.Writer, err error, withSecurity bool) {
 	hints := map[string]bool{}
 	var order []string
-	security := false
+	var security *modcache.HashMismatchError
 	for _, e := range leaves(err) {
 		fmt.Fprintf(w, "gomodx: %s\n", e)
 		var mismatch *modcache.HashMismatchError
-		security = security || errors.As(e, &mismatch)
+		if security == nil && errors.As(e, &mismatch) {
+			security = mismatch
+		}
 		for _, h := range hintsFor(e) {
 			if !hints[h] {
 				hints[h] = true
@@ -92,8 +102,8 @@ func printError(w io.Writer, err error) {
 			}
 		}
 	}
-	if security {
-		fmt.Fprint(w, securityError)
+	if security != nil && withSecurity {
+		fmt.Fprint(w, securityError(security.Source))
 	}
 	for _, h := range order {
 		fmt.Fprintf(w, "gomodx: hint: %s\n", h)
@@ -117,7 +127,13 @@ func leaves(err error) []error {
 // hintsFor chooses what to tell the user to do about err.
 func hintsFor(err error) []string {
 	var merr *mirrors.Error
+	var kept *modcache.KeptError
 	switch {
+	case errors.As(err, &kept) && kept.Edits:
+		mod := kept.Fault.Mod.String()
+		return []string{fmt.Sprintf("to keep the edits to %s, copy %s out of the module cache and point a replace directive at the copy (go mod edit -replace=%s=<dir of the copy>); to discard them, run 'gomodx clean --edited %s'", mod, kept.Fault.Path, mod, mod)}
+	case errors.As(err, &kept):
+		return []string{"gomodx never removes anything outside GOMODCACHE, nor follows a symbolic link out of it: remove it yourself if it is yours to remove"}
 	case errors.Is(err, syscall.ENOSPC):
 		return []string{"the disk holding GOMODCACHE is full: free some space and rerun; nothing partial was left in the cache"}
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EROFS):
@@ -138,13 +154,20 @@ func hintsFor(err error) []string {
 }
 
 // securityError follows the go command's own (cmd/go/internal/modfetch),
-// for bytes that do not match go.sum.
-const securityError = `gomodx: SECURITY ERROR
-This download does NOT match the checksum recorded in go.sum, so gomodx did
-not put it in the module cache. The mirror named above may be serving altered
-code, or an attacker may have intercepted the download. With GOPROXY=A|B
-gomodx moves on to the next mirror by itself; if every mirror serves these
-bytes, the version was probably re-tagged upstream.
+// for bytes that do not match go.sum (source "") or the checksum database
+// named source.
+func securityError(source string) string {
+	what := "an earlier download recorded in go.sum"
+	if source != "" {
+		what = "the one reported by the checksum server (" + source + ")"
+	}
+	return `gomodx: SECURITY ERROR
+This download does NOT match ` + what + `,
+so gomodx did not put it in the module cache. The mirror named above may be
+serving altered code, or an attacker may have intercepted the download.
+With GOPROXY=A|B gomodx moves on to the next mirror by itself; if every
+mirror serves these bytes, the version was probably re-tagged upstream.
 
 For more information, see 'go help module-auth'.
 `
+}

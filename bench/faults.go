@@ -259,7 +259,7 @@ func (b *faultBench) runnerFor(ctx context.Context, sc scenario, rtt time.Durati
 		urls = append(urls, "http://"+addr)
 	}
 	for _, f := range sc.mirrors {
-		m, err := startMirror(b.lay.proxy, b.cfg.handshake, b.cfg.bandwidth*1e6)
+		m, err := startMirror(b.lay.proxy, link{handshake: b.cfg.handshake, total: b.cfg.bandwidth * 1e6})
 		if err != nil {
 			closeAll()
 			return nil, nil, err

@@ -1,13 +1,15 @@
 // Bench compares gomodx with the plain go command on the same inputs, side
 // by side in one run, without leaving the machine.
 //
-// It generates a synthetic module graph (deterministic from -seed), serves
-// it from a fake GOPROXY on 127.0.0.1 that adds a round-trip time to every
-// response and a handshake to every new connection, and times
-// `go mod download`, `gomodx download` and `GOMAXPROCS=16 go mod download`
-// (and the same for tidy) on a cold module cache, interleaved round by
-// round. The "limit" column is the go command on a module cache whose
-// cache/download is already full, plus one RTT: what no fetcher can beat.
+// It serves the module graphs of real projects (see corpus.go: their real
+// zips, fetched once from the module proxy into a cache outside the
+// repository) from a fake GOPROXY on 127.0.0.1 that puts back the costs of
+// a distant mirror (a round-trip time per response, more per new
+// connection, optional bandwidth caps and resets, optional HTTPS with
+// HTTP/2), and times `go mod download`, `gomodx download` and
+// `GOMAXPROCS=16 go mod download` (and the same for tidy) on a cold module
+// cache, interleaved round by round; then the download right after
+// `go clean -modcache`. It reports wall time, CPU time and peak memory.
 //
 // Usage:
 //
@@ -15,10 +17,12 @@
 //
 // Examples:
 //
-//	go run ./bench                                  # full run
-//	go run ./bench -scale 0.05 -rounds 1 -rtt 0,50  # quick look
+//	go run ./bench                                  # full run (make bench)
+//	go run ./bench -projects grpc -rounds 1         # quick look
+//	go run ./bench -projects kubectl,gh,prometheus  # more graphs
 //	go run ./bench -tools go,go16                   # without gomodx
 //	go run ./bench -gomodx go                       # the harness itself, go in gomodx's column
+//	go run ./bench -generated -unpruned             # a synthetic graph of a shape no project has
 //
 // Two other modes compare the same tools in other conditions:
 //
@@ -42,7 +46,6 @@ import (
 	"log"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,6 +54,17 @@ import (
 
 // config is the parsed command line.
 type config struct {
+	projects    []string
+	corpus      string // where the real graphs are kept
+	corpusProxy string // where they are fetched from, once
+	generated   bool   // the synthetic graph instead
+	clean       bool   // the clean+download row
+	settle      time.Duration
+
+	connBandwidth float64 // MB/s per connection, 0 for none
+	resets        float64 // share of zip bodies cut mid-way
+	tls           bool
+
 	rtts       []time.Duration
 	rounds     int
 	warmRounds int
@@ -61,6 +75,7 @@ type config struct {
 	tools      []string
 	commands   []string
 	gomodx     string
+	wrap       []string // command line prefix of gomodx's runs (a profiler)
 	goBin      string
 	keep       bool
 	timeout    time.Duration
@@ -105,21 +120,31 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	rtts := fs.String("rtt", "0,50,150", "round-trip times to the mirror, in ms (or with a unit), comma-separated")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds per RTT and command; the table shows medians")
-	fs.IntVar(&cfg.warmRounds, "warm-rounds", 10, "rounds of the warm-cache comparison (0 skips it)")
-	fs.IntVar(&cfg.modules, "modules", 300, "module versions in the graph; 30% of them are downloaded")
-	fs.Float64Var(&cfg.scale, "scale", 1, "zip size factor: 1 is 95 MB of zips in all, 0.1 a quick run")
-	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the generated graph")
-	fs.BoolVar(&cfg.unpruned, "unpruned", false, "main module at go 1.16: go reads and downloads the whole graph")
-	tools := fs.String("tools", "go,gomodx,go16,limit", "tools to run, comma-separated: go, gomodx, go16, limit")
+	projectList := fs.String("projects", "kubectl", "real projects whose module graphs to measure on, comma-separated: "+projectNames())
+	fs.StringVar(&cfg.corpus, "corpus", defaultCorpusDir(), "where the real graphs are kept between runs (fetched the first time)")
+	fs.StringVar(&cfg.corpusProxy, "corpus-proxy", "https://proxy.golang.org", "the module proxy the real graphs are fetched from, once")
+	fs.BoolVar(&cfg.generated, "generated", false, "measure on the generated graph (-modules, -scale, -seed, -unpruned) instead of real projects")
+	fs.BoolVar(&cfg.clean, "clean", true, "add the row of a download right after go clean -modcache, at the largest RTT")
+	fs.DurationVar(&cfg.settle, "settle", 65*time.Second, "wait after removing the runs' module caches before timing again (the file system creates files slowly for about a minute after a large removal)")
+	rtts := fs.String("rtt", "0,150", "round-trip times to the mirror, in ms (or with a unit), comma-separated")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds per RTT and command; the tables show medians and min–max")
+	fs.IntVar(&cfg.warmRounds, "warm-rounds", 5, "rounds of the warm-cache comparison (0 skips it)")
+	fs.IntVar(&cfg.modules, "modules", 300, "with -generated: module versions in the graph; 30% of them are downloaded")
+	fs.Float64Var(&cfg.scale, "scale", 1, "with -generated: zip size factor: 1 is 95 MB of zips in all")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "with -generated: seed of the graph")
+	fs.BoolVar(&cfg.unpruned, "unpruned", false, "with -generated: main module at go 1.16: go reads and downloads the whole graph")
+	fs.Float64Var(&cfg.connBandwidth, "conn-bandwidth", 0, "bandwidth of each connection, in MB/s (0: unlimited); one TCP flow over a long lossy link gets about 1")
+	fs.Float64Var(&cfg.resets, "resets", 0, "share of zip bodies the mirror cuts at half and closes the connection (0.02: 2%)")
+	fs.BoolVar(&cfg.tls, "tls", false, "serve https, HTTP/2 first, with a self-signed certificate the tools trust through SSL_CERT_FILE")
+	tools := fs.String("tools", "go,gomodx,go16", "tools to run, comma-separated: go, gomodx, go16")
 	commands := fs.String("commands", "download,tidy", "commands to run, comma-separated: download, tidy")
 	fs.StringVar(&cfg.gomodx, "gomodx", "", "gomodx binary to run (default: build github.com/gomodx/gomodx); \"go\" runs the plain go command in its place")
+	wrap := fs.String("wrap", "", "run gomodx under this command, split at spaces: \"perf record -g -o /tmp/gomodx.perf --\" profiles it (its time is then the wrapper's too)")
 	fs.StringVar(&cfg.goBin, "go", "", "go command to measure and to hand to gomodx as GOMODX_GO (default: go on PATH)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (tree, project, caches)")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit for each command run")
 	fs.Float64Var(&cfg.handshake, "handshake", 2, "RTTs a new connection costs before its first request (2: TCP + TLS 1.3)")
-	fs.Float64Var(&cfg.bandwidth, "bandwidth", 0, "bandwidth shared by all responses, in MB/s (0: unlimited)")
+	fs.Float64Var(&cfg.bandwidth, "bandwidth", 0, "total bandwidth shared by all responses, in MB/s (0: unlimited)")
 	fs.BoolVar(&cfg.faults, "faults", false, "compare the tools on faulty mirrors instead; its defaults: -scale 0.2 -rtt 50 -rounds 1 -timeout 120s -tools go,gomodx -commands download")
 	scenarios := fs.String("scenarios", "", "with -faults, the scenarios to run, comma-separated (default: all)")
 	fs.DurationVar(&cfg.retryWait, "retry-wait", 100*time.Millisecond, "with -faults, GOMODX_RETRY_WAIT for gomodx (0: gomodx's default)")
@@ -138,7 +163,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case cfg.faults && cfg.real:
 		return cfg, fmt.Errorf("-faults and -real cannot be used together")
 	case cfg.faults:
-		defaults = map[string]string{"scale": "0.2", "rtt": "50", "rounds": "1", "timeout": "120s", "tools": "go,gomodx", "commands": "download"}
+		defaults = map[string]string{"scale": "0.2", "rtt": "50", "rounds": "1", "timeout": "120s", "tools": "go,gomodx", "commands": "download", "settle": "0s"}
 	case cfg.real:
 		defaults = map[string]string{"rounds": "2", "timeout": "5m", "tools": "go,gomodx"}
 	}
@@ -147,6 +172,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			if err := fs.Set(name, value); err != nil {
 				return cfg, err
 			}
+		}
+	}
+	cfg.wrap = strings.Fields(*wrap)
+	cfg.projects = split(*projectList)
+	for _, p := range cfg.projects {
+		if _, err := findProject(p); err != nil {
+			return cfg, err
 		}
 	}
 	cfg.scenarios = split(*scenarios)
@@ -159,9 +191,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	cfg.tools = split(*tools)
 	cfg.commands = split(*commands)
-	if (cfg.faults || cfg.real) && slices.Contains(cfg.tools, "limit") {
-		return cfg, fmt.Errorf("-tools: limit has no meaning with -faults or -real")
-	}
 	if cfg.faults && len(cfg.rtts) != 1 {
 		return cfg, fmt.Errorf("-faults runs at one RTT, not %d", len(cfg.rtts))
 	}
@@ -177,8 +206,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-warm-rounds %d: must not be negative", cfg.warmRounds)
 	case cfg.timeout <= 0:
 		return cfg, fmt.Errorf("-timeout %v: must be positive", cfg.timeout)
-	case cfg.handshake < 0 || cfg.bandwidth < 0:
-		return cfg, fmt.Errorf("-handshake and -bandwidth must not be negative")
+	case cfg.handshake < 0 || cfg.bandwidth < 0 || cfg.connBandwidth < 0:
+		return cfg, fmt.Errorf("-handshake, -bandwidth and -conn-bandwidth must not be negative")
+	case cfg.resets < 0 || cfg.resets >= 1:
+		return cfg, fmt.Errorf("-resets %g: want a share in [0, 1)", cfg.resets)
+	case !cfg.generated && !cfg.faults && !cfg.real && len(cfg.projects) == 0:
+		return cfg, fmt.Errorf("-projects needs at least one project")
 	case len(cfg.tools) == 0 || len(cfg.commands) == 0 || len(cfg.rtts) == 0:
 		return cfg, fmt.Errorf("-tools, -commands and -rtt need at least one value each")
 	}
@@ -211,4 +244,13 @@ func split(s string) []string {
 		}
 	}
 	return out
+}
+
+// projectNames lists the projects -projects knows.
+func projectNames() string {
+	var names []string
+	for _, p := range projects {
+		names = append(names, p.name)
+	}
+	return strings.Join(names, ", ")
 }

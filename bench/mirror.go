@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,18 +22,23 @@ import (
 )
 
 // mirror is a fake GOPROXY on 127.0.0.1 serving a file tree, with the costs
-// of a distant mirror put back in: every response waits one RTT before its
-// first byte, every new connection waits handshake×RTT more before its first
-// request is read (TCP, plus TLS for an https mirror), and all responses
-// share an optional bandwidth limit. It counts what it sees, so the report
-// can show how hard each tool pushed it. With faults set, it also fails
-// the way real mirrors fail (see faults).
+// of a distant mirror put back in (see link): every response waits one RTT
+// before its first byte, every new connection waits handshake×RTT more
+// before its first request is read (TCP, plus TLS for an https mirror),
+// each connection's responses are held to a per-connection bandwidth (one
+// TCP flow over a long, lossy link), and all responses share a total one.
+// A Range request gets its one range, with 206. It counts what it sees,
+// so the report can show how hard each tool pushed it. With faults set, it
+// also fails the way real mirrors fail (see faults).
 type mirror struct {
-	root      string
-	handshake float64 // RTTs a new connection costs
-	limit     *limiter
-	rtt       atomic.Int64 // time.Duration
-	faults    *faults      // nil for none; set before the first request
+	root   string
+	link   link
+	limit  *limiter     // the total bandwidth, nil for none
+	rtt    atomic.Int64 // time.Duration
+	faults *faults      // nil for none; set before the first request
+	// certFile is the PEM certificate of an https mirror, for the tools'
+	// SSL_CERT_FILE; "" for http.
+	certFile string
 
 	attemptsMu sync.Mutex
 	attempts   map[string]int // requests per URL path since the last reset
@@ -63,25 +69,56 @@ func (s mirrorStats) add(t mirrorStats) mirrorStats {
 	}
 }
 
+// link is what lies between the tools and a mirror, besides the RTT.
+type link struct {
+	handshake float64 // RTTs a new connection costs before its first request
+	total     float64 // bytes per second shared by all responses; 0: unlimited
+	perConn   float64 // bytes per second of each connection; 0: unlimited
+	// tls serves https with HTTP/2 (and HTTP/1.1 for clients that ask),
+	// with a self-signed certificate written to certDir.
+	tls     bool
+	certDir string
+}
+
 // startMirror serves root on a random loopback port.
-func startMirror(root string, handshake, bytesPerSec float64) (*mirror, error) {
+func startMirror(root string, l link) (*mirror, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	m := &mirror{root: root, handshake: handshake, url: "http://" + ln.Addr().String()}
-	if bytesPerSec > 0 {
-		m.limit = &limiter{rate: bytesPerSec}
+	m := &mirror{root: root, link: l, url: "http://" + ln.Addr().String()}
+	if l.total > 0 {
+		m.limit = &limiter{rate: l.total}
 	}
 	m.ln = &slowListener{Listener: ln, m: m}
 	m.srv = &http.Server{
 		Handler:           m,
 		ReadHeaderTimeout: time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			if l.perConn > 0 {
+				ctx = context.WithValue(ctx, connLimitKey{}, &limiter{rate: l.perConn})
+			}
+			return ctx
+		},
+	}
+	if l.tls {
+		cfg, certFile, err := selfSigned(l.certDir)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		m.srv.TLSConfig = cfg
+		m.certFile = certFile
+		m.url = "https://" + ln.Addr().String()
+		m.ln = tls.NewListener(m.ln, cfg)
 	}
 	go m.srv.Serve(m.ln)
 	return m, nil
 }
+
+// connLimitKey keys a connection's own limiter in its context.
+type connLimitKey struct{}
 
 // setRTT changes the latency for the requests and connections that follow.
 func (m *mirror) setRTT(d time.Duration) { m.rtt.Store(int64(d)) }
@@ -185,14 +222,30 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	var body io.Reader = file
+	var body io.ReadSeeker = file
 	size := fi.Size()
 	if b, ok := f.tampered(urlPath); ok {
 		m.faulted.Add(1)
 		body, size = bytes.NewReader(b), int64(len(b))
 	}
-	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 	w.Header().Set("Content-Type", contentType(name))
+	w.Header().Set("Accept-Ranges", "bytes")
+	status := http.StatusOK
+	if start, end, ok, err := parseRange(r.Header.Get("Range"), size); err != nil {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		http.Error(w, "range not satisfiable", http.StatusRequestedRangeNotSatisfiable)
+		return
+	} else if ok {
+		if _, err := body.Seek(start, io.SeekStart); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, size))
+		body = readSeeker{io.LimitReader(body, end-start), body}
+		size, status = end-start, http.StatusPartialContent
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
 	}
@@ -211,15 +264,68 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.bytes.Add(m.send(ctx, w, body))
 }
 
-// send copies src to w, at the bandwidth limit if there is one.
+// send copies src to w, at the bandwidth limits if there are any: the
+// total one and the connection's own.
 func (m *mirror) send(ctx context.Context, w io.Writer, src io.Reader) int64 {
-	var written int64
-	if m.limit == nil {
-		written, _ = io.Copy(w, src)
-	} else {
-		written, _ = m.limit.copy(ctx, w, src)
+	var limits []*limiter
+	if m.limit != nil {
+		limits = append(limits, m.limit)
 	}
+	if l, ok := ctx.Value(connLimitKey{}).(*limiter); ok {
+		limits = append(limits, l)
+	}
+	if len(limits) == 0 {
+		written, _ := io.Copy(w, src)
+		return written
+	}
+	written, _ := copyLimited(ctx, w, src, limits)
 	return written
+}
+
+// readSeeker is a reader with the Seek of the file it reads.
+type readSeeker struct {
+	io.Reader
+	io.Seeker
+}
+
+// parseRange parses a Range header of one range ("bytes=a-b", "bytes=a-",
+// "bytes=-n") against a body of size bytes: ok is false for no header (or
+// one this mirror ignores, as a server may: several ranges), err is set
+// for a range that cannot be satisfied. end is exclusive.
+func parseRange(h string, size int64) (start, end int64, ok bool, err error) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if h == "" || !found || strings.Contains(spec, ",") {
+		return 0, 0, false, nil
+	}
+	first, last, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false, errors.New("bad range")
+	}
+	switch {
+	case first == "":
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false, errors.New("bad range")
+		}
+		start, end = max(size-n, 0), size
+	default:
+		start, err = strconv.ParseInt(first, 10, 64)
+		if err != nil || start < 0 {
+			return 0, 0, false, errors.New("bad range")
+		}
+		end = size
+		if last != "" {
+			l, err := strconv.ParseInt(last, 10, 64)
+			if err != nil || l < start {
+				return 0, 0, false, errors.New("bad range")
+			}
+			end = min(l+1, size)
+		}
+	}
+	if start >= size {
+		return 0, 0, false, errors.New("range starts past the end")
+	}
+	return start, end, true, nil
 }
 
 // faults is how a fault-injecting mirror fails: a share of its requests
@@ -336,7 +442,7 @@ func (l *slowListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.m.conns.Add(1)
-	cost := time.Duration(l.m.handshake * float64(l.m.rtt.Load()))
+	cost := time.Duration(l.m.link.handshake * float64(l.m.rtt.Load()))
 	return &slowConn{Conn: c, ready: time.Now().Add(cost)}, nil
 }
 
@@ -354,8 +460,9 @@ func (c *slowConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// limiter shares a bandwidth among all responses, like the one link they
-// cross: each chunk reserves its transmission time on a common timeline.
+// limiter shares a bandwidth among the responses that cross it, like the
+// one link (or the one TCP flow) they cross: each chunk reserves its
+// transmission time on a common timeline.
 type limiter struct {
 	rate float64 // bytes per second
 	mu   sync.Mutex
@@ -365,14 +472,18 @@ type limiter struct {
 // chunk is small enough that concurrent responses interleave finely.
 const chunk = 32 << 10
 
-// copy writes src to w at the shared rate.
-func (l *limiter) copy(ctx context.Context, w io.Writer, src io.Reader) (int64, error) {
+// copyLimited writes src to w at the rate of the slowest of limits.
+func copyLimited(ctx context.Context, w io.Writer, src io.Reader, limits []*limiter) (int64, error) {
 	buf := make([]byte, chunk)
 	var total int64
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if !sleep(ctx, l.reserve(n)) {
+			var wait time.Duration
+			for _, l := range limits {
+				wait = max(wait, l.reserve(n))
+			}
+			if !sleep(ctx, wait) {
 				return total, ctx.Err()
 			}
 			if _, werr := w.Write(buf[:n]); werr != nil {

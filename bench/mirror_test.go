@@ -135,7 +135,7 @@ func TestMirrorFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := startMirror(root, 0, 0)
+			m, err := startMirror(root, link{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,4 +185,95 @@ func get(t *testing.T, url string) outcome {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	return outcome{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: body, err: err}
+}
+
+// TestMirrorRange checks that a Range request gets its bytes with 206, a
+// bad one 416, and one this mirror ignores (several ranges) the whole file.
+func TestMirrorRange(t *testing.T) {
+	root := t.TempDir()
+	data := []byte("0123456789abcdefghij")
+	if err := os.MkdirAll(filepath.Join(root, "m", "@v"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "m", "@v", "v1.0.0.zip"), data, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	m, err := startMirror(root, link{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.close(context.Background()) })
+
+	tests := []struct {
+		rng          string
+		status       int
+		body, crange string
+	}{
+		{"", http.StatusOK, string(data), ""},
+		{"bytes=0-4", http.StatusPartialContent, "01234", "bytes 0-4/20"},
+		{"bytes=15-", http.StatusPartialContent, "fghij", "bytes 15-19/20"},
+		{"bytes=-3", http.StatusPartialContent, "hij", "bytes 17-19/20"},
+		{"bytes=18-99", http.StatusPartialContent, "ij", "bytes 18-19/20"},
+		{"bytes=0-1,5-6", http.StatusOK, string(data), ""},
+		{"bytes=20-", http.StatusRequestedRangeNotSatisfiable, "", "bytes */20"},
+		{"bytes=5-2", http.StatusRequestedRangeNotSatisfiable, "", "bytes */20"},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, m.url+"/m/@v/v1.0.0.zip", nil)
+		if tt.rng != "" {
+			req.Header.Set("Range", tt.rng)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || resp.Header.Get("Content-Range") != tt.crange {
+			t.Errorf("Range %q: %d, Content-Range %q; want %d, %q", tt.rng, resp.StatusCode, resp.Header.Get("Content-Range"), tt.status, tt.crange)
+		}
+		if tt.status != http.StatusRequestedRangeNotSatisfiable && string(body) != tt.body {
+			t.Errorf("Range %q: body %q, want %q", tt.rng, body, tt.body)
+		}
+	}
+}
+
+// TestMirrorConnBandwidth checks that one connection is held to its
+// bandwidth, and that two connections each get theirs.
+func TestMirrorConnBandwidth(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "m", "@v"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	const size = 200 << 10
+	if err := os.WriteFile(filepath.Join(root, "m", "@v", "v1.0.0.zip"), make([]byte, size), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	const rate = 1e6 // bytes per second: the file takes at least 0.2 s
+	m, err := startMirror(root, link{perConn: rate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.close(context.Background()) })
+	get := func(c *http.Client) {
+		resp, err := c.Get(m.url + "/m/@v/v1.0.0.zip")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	start := time.Now()
+	done := make(chan bool)
+	for range 2 {
+		// A transport each: two connections.
+		go func() { get(&http.Client{Transport: &http.Transport{}}); done <- true }()
+	}
+	<-done
+	<-done
+	// Each connection's bytes take size/rate; shared, they would take twice.
+	if d, min := time.Since(start), time.Duration(float64(size)/rate*float64(time.Second)); d < min {
+		t.Errorf("two connections took %v, less than one connection's %v at the limit", d, min)
+	}
 }

@@ -3,16 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"strings"
 	"time"
 )
-
-// reportHeader is what the report says about the setup.
-type reportHeader struct {
-	graph     *graph
-	layout    *layout
-	goVersion string
-}
 
 // column is one tool column of the tables.
 type column struct{ name, label string }
@@ -23,156 +18,202 @@ func columns() []column {
 	return []column{
 		{"go", "go"},
 		{"gomodx", "gomodx"},
-		{"go16", "GOMAXPROCS=16 go"},
-		{"limit", "limit"},
+		{"go16", "`GOMAXPROCS=16` go"},
 	}
 }
 
-// report writes the Markdown report.
-func (b *bench) report(w io.Writer, h reportHeader) {
-	g, lay := h.graph, h.layout
-	mode := "pruned graph, main module at go 1.21"
-	if g.cfg.unpruned {
-		mode = "unpruned graph, main module at go 1.16"
+// reportHeader writes what the report says about the whole run: the
+// machine, the mirror and the method.
+func reportHeader(w io.Writer, cfg config, goVersion, tmp string) {
+	link := fmt.Sprintf("first byte of each response after 1 RTT, each new connection %g RTT more", cfg.handshake)
+	if cfg.connBandwidth > 0 {
+		link += fmt.Sprintf(", %g MB/s per connection", cfg.connBandwidth)
 	}
-	bw := "unlimited"
-	if b.cfg.bandwidth > 0 {
-		bw = fmt.Sprintf("%g MB/s shared", b.cfg.bandwidth)
+	if cfg.bandwidth > 0 {
+		link += fmt.Sprintf(", %g MB/s in all", cfg.bandwidth)
 	}
-	fmt.Fprintf(w, "## gomodx vs go on a synthetic module graph\n\n")
-	fmt.Fprintf(w, "- graph: %d module versions, go reads %d go.mod files and downloads %d zips (%.1f MB, largest %.1f MB); depth %d, %s, seed %d\n",
-		len(g.nodes), count(g.reads()), lay.fetched, mb(lay.zipped), mb(lay.largest), g.depth(), mode, g.cfg.seed)
-	fmt.Fprintf(w, "- mirror: HTTP/1.1 on 127.0.0.1, first byte of each response after 1 RTT, each new connection %g RTT more, bandwidth %s\n",
-		b.cfg.handshake, bw)
-	fmt.Fprintf(w, "- %s, %s; median of %d rounds, tools interleaved; cold GOMODCACHE and fresh main module per run, GOSUMDB=off\n",
-		h.goVersion, cpus(), b.cfg.rounds)
-	fmt.Fprintf(w, "- limit: go on a GOMODCACHE whose cache/download is already full (its CPU floor), plus 1 RTT")
-	if b.cfg.bandwidth > 0 {
-		fmt.Fprintf(w, ", plus the transfer time of the files at the bandwidth limit")
+	if cfg.resets > 0 {
+		link += fmt.Sprintf(", %g%% of zip bodies cut at half (connection closed)", cfg.resets*100)
 	}
-	fmt.Fprintln(w)
-	if b.cfg.gomodx == "go" {
+	proto := "HTTP/1.1"
+	if cfg.tls {
+		proto = "HTTPS, HTTP/2"
+	}
+	fmt.Fprintf(w, "## gomodx vs go\n\n")
+	fmt.Fprintf(w, "- machine: %s, %s; module caches on %s\n", cpus(), goVersion, fsOf(tmp))
+	fmt.Fprintf(w, "- mirror: %s on 127.0.0.1; %s; GOSUMDB=off, go.sum complete\n", proto, link)
+	fmt.Fprintf(w, "- each cell: median of %d rounds (min–max); the tools interleaved within each round; every run on a module cache at a new path, after a sync; no cache removed while anything is timed\n", cfg.rounds)
+	fmt.Fprintf(w, "- CPU: user + system seconds of the process and the processes it waited for (gomodx's go); RSS: peak resident memory of the largest of them\n")
+	if cfg.clean {
+		fmt.Fprintf(w, "- clean+download: `go clean -modcache` of a full module cache of the same graph (untimed), a sync, then the cold download\n")
+	}
+	if cfg.gomodx == "go" {
 		fmt.Fprintf(w, "- the gomodx column runs the plain go command (-gomodx go): a test of the harness\n")
+	}
+}
+
+// report writes the tables of one source.
+func (b *bench) report(w io.Writer, src source) {
+	fmt.Fprintf(w, "\n### %s\n\n", src.title)
+	for _, l := range src.about {
+		fmt.Fprintf(w, "- %s\n", l)
 	}
 	fmt.Fprintln(w)
 
-	fmt.Fprintf(w, "| RTT | command |")
+	fmt.Fprintf(w, "Wall time:\n\n| op | RTT |")
 	for _, c := range columns() {
 		fmt.Fprintf(w, " %s |", c.label)
 	}
-	fmt.Fprintf(w, " go/gomodx | go16/gomodx | gomodx max RSS |\n|---|---|")
-	for range len(columns()) + 3 {
-		fmt.Fprintf(w, "---:|")
+	fmt.Fprintf(w, " go / gomodx | go16 / gomodx |\n| --- | --- |")
+	for range len(columns()) + 2 {
+		fmt.Fprintf(w, " ---: |")
 	}
 	fmt.Fprintln(w)
-	for _, rtt := range b.cfg.rtts {
-		for _, cmd := range b.cfg.commands {
-			fmt.Fprintf(w, "| %s | %s |", ms(rtt), cmd)
-			med := make(map[string]time.Duration)
-			for _, c := range columns() {
-				s, d := b.median(cellKey{rtt, cmd, c.name})
-				if c.name == "limit" && d > 0 {
-					d += rtt + b.transfer(cmd)
-					s = seconds(d)
-				}
-				med[c.name] = d
-				fmt.Fprintf(w, " %s |", s)
-			}
-			fmt.Fprintf(w, " %s | %s | %s |\n",
-				ratio(med["go"], med["gomodx"]), ratio(med["go16"], med["gomodx"]),
-				b.rss(cellKey{rtt, cmd, "gomodx"}))
+	b.eachRow(func(k cellKey) {
+		fmt.Fprintf(w, "| %s | %s |", opLabel(k.op), ms(k.rtt))
+		for _, c := range columns() {
+			fmt.Fprintf(w, " %s |", b.spread(cellKey{k.rtt, k.op, c.name}, func(r result) float64 { return r.wall.Seconds() }, "%.2f s"))
 		}
+		fmt.Fprintf(w, " %s | %s |\n", b.ratio(k, "go"), b.ratio(k, "go16"))
+	})
+
+	fmt.Fprintf(w, "\nCPU time and peak RSS:\n\n| op | RTT |")
+	for _, c := range columns() {
+		fmt.Fprintf(w, " %s CPU |", c.label)
 	}
+	for _, c := range columns() {
+		fmt.Fprintf(w, " %s RSS |", c.label)
+	}
+	fmt.Fprintf(w, "\n| --- | --- |")
+	for range 2 * len(columns()) {
+		fmt.Fprintf(w, " ---: |")
+	}
+	fmt.Fprintln(w)
+	b.eachRow(func(k cellKey) {
+		fmt.Fprintf(w, "| %s | %s |", opLabel(k.op), ms(k.rtt))
+		for _, c := range columns() {
+			fmt.Fprintf(w, " %s |", b.spread(cellKey{k.rtt, k.op, c.name}, func(r result) float64 { return r.cpu.Seconds() }, "%.2f s"))
+		}
+		for _, c := range columns() {
+			fmt.Fprintf(w, " %s |", b.spread(cellKey{k.rtt, k.op, c.name}, func(r result) float64 { return mb(r.maxRSS) }, "%.0f MB"))
+		}
+		fmt.Fprintln(w)
+	})
 
 	b.reportStats(w)
 	b.reportWarm(w)
 }
 
-// transfer returns how long the bytes that cmd fetches take at the
-// bandwidth limit, if there is one.
-func (b *bench) transfer(cmd string) time.Duration {
-	if b.cfg.bandwidth <= 0 {
-		return 0
+// eachRow calls f for every row of the tables, in the order measured.
+func (b *bench) eachRow(f func(k cellKey)) {
+	for _, op := range []string{opDownload, opTidy, opClean} {
+		for _, rtt := range b.cfg.rtts {
+			if b.hasRow(rtt, op) {
+				f(cellKey{rtt: rtt, op: op})
+			}
+		}
 	}
-	return time.Duration(float64(b.fetched[cmd]) / (b.cfg.bandwidth * 1e6) * float64(time.Second))
 }
 
-// median returns the median wall time of a cell, as text and as a number
-// (0 when there is none: not run, or failed).
-func (b *bench) median(k cellKey) (string, time.Duration) {
+// hasRow reports whether any tool ran op at rtt.
+func (b *bench) hasRow(rtt time.Duration, op string) bool {
+	for _, c := range columns() {
+		if _, ok := b.cells[cellKey{rtt, op, c.name}]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// opLabel names an operation in the tables.
+func opLabel(op string) string {
+	if op == opClean {
+		return "download after `go clean -modcache`"
+	}
+	return op
+}
+
+// spread formats the median of a cell's runs and their range, by the
+// value f takes from each run: "5.26 s (5.10–5.51)".
+func (b *bench) spread(k cellKey, f func(result) float64, format string) string {
 	c, ok := b.cells[k]
 	switch {
-	case !ok:
-		return "–", 0
+	case !ok || len(c.runs) == 0:
+		return "–"
 	case c.failed:
-		return "fail", 0
+		return "fail"
 	}
-	var walls []time.Duration
+	var xs []float64
 	for _, r := range c.runs {
-		walls = append(walls, r.wall)
+		xs = append(xs, f(r))
 	}
-	d := medianOf(walls)
-	return seconds(d), d
+	med := fmt.Sprintf(format, medianOf(xs))
+	if len(xs) == 1 {
+		return med
+	}
+	num := strings.TrimSuffix(strings.TrimSuffix(format, " s"), " MB")
+	return fmt.Sprintf("%s (%s–%s)", med, fmt.Sprintf(num, slices.Min(xs)), fmt.Sprintf(num, slices.Max(xs)))
 }
 
-// rss returns the median peak RSS of a cell's runs.
-func (b *bench) rss(k cellKey) string {
-	c, ok := b.cells[k]
-	if !ok || c.failed {
+// ratio formats how many times faster gomodx was than tool in a row: the
+// median of the round-by-round ratios, and their range.
+func (b *bench) ratio(k cellKey, tool string) string {
+	a, ok1 := b.cells[cellKey{k.rtt, k.op, tool}]
+	g, ok2 := b.cells[cellKey{k.rtt, k.op, "gomodx"}]
+	if !ok1 || !ok2 || a.failed || g.failed {
 		return "–"
 	}
-	var rss []int64
-	for _, r := range c.runs {
-		rss = append(rss, r.maxRSS)
+	var rs []float64
+	for i := range min(len(a.runs), len(g.runs)) {
+		if g.runs[i].wall > 0 {
+			rs = append(rs, a.runs[i].wall.Seconds()/g.runs[i].wall.Seconds())
+		}
 	}
-	return fmt.Sprintf("%.0f MB", mb(medianOf(rss)))
+	if len(rs) == 0 {
+		return "–"
+	}
+	if len(rs) == 1 {
+		return fmt.Sprintf("%.2f×", rs[0])
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", medianOf(rs), slices.Min(rs), slices.Max(rs))
 }
 
 // reportStats writes what the mirror saw per cell (medians over rounds),
 // then the totals.
 func (b *bench) reportStats(w io.Writer) {
 	fmt.Fprintf(w, "\nMirror, per run (median): requests / new connections / peak requests in flight / MB served\n\n")
-	fmt.Fprintf(w, "| RTT | command |")
+	fmt.Fprintf(w, "| op | RTT |")
 	for _, c := range columns() {
 		fmt.Fprintf(w, " %s |", c.label)
 	}
-	fmt.Fprintf(w, "\n|---|---|")
+	fmt.Fprintf(w, "\n| --- | --- |")
 	for range columns() {
-		fmt.Fprintf(w, "---:|")
+		fmt.Fprintf(w, " ---: |")
 	}
 	fmt.Fprintln(w)
-	var total mirrorStats
-	for _, rtt := range b.cfg.rtts {
-		for _, cmd := range b.cfg.commands {
-			fmt.Fprintf(w, "| %s | %s |", ms(rtt), cmd)
-			for _, col := range columns() {
-				c, ok := b.cells[cellKey{rtt, cmd, col.name}]
-				if !ok || len(c.runs) == 0 {
-					fmt.Fprintf(w, " – |")
-					continue
-				}
-				if c.failed {
-					fmt.Fprintf(w, " fail |")
-					continue
-				}
-				var req, conns, peak, bytes []int64
-				for _, r := range c.runs {
-					req = append(req, r.stats.requests)
-					conns = append(conns, r.stats.conns)
-					peak = append(peak, r.stats.peak)
-					bytes = append(bytes, r.stats.bytes)
-					total.requests += r.stats.requests
-					total.conns += r.stats.conns
-					total.bytes += r.stats.bytes
-					total.peak = max(total.peak, r.stats.peak)
-				}
-				fmt.Fprintf(w, " %d / %d / %d / %.1f |", medianOf(req), medianOf(conns), medianOf(peak), mb(medianOf(bytes)))
+	b.eachRow(func(k cellKey) {
+		fmt.Fprintf(w, "| %s | %s |", opLabel(k.op), ms(k.rtt))
+		for _, col := range columns() {
+			c, ok := b.cells[cellKey{k.rtt, k.op, col.name}]
+			if !ok || len(c.runs) == 0 {
+				fmt.Fprintf(w, " – |")
+				continue
 			}
-			fmt.Fprintln(w)
+			if c.failed {
+				fmt.Fprintf(w, " fail |")
+				continue
+			}
+			var req, conns, peak, bytes []int64
+			for _, r := range c.runs {
+				req = append(req, r.stats.requests)
+				conns = append(conns, r.stats.conns)
+				peak = append(peak, r.stats.peak)
+				bytes = append(bytes, r.stats.bytes)
+			}
+			fmt.Fprintf(w, " %d / %d / %d / %.1f |", medianOf(req), medianOf(conns), medianOf(peak), mb(medianOf(bytes)))
 		}
-	}
-	fmt.Fprintf(w, "\nmirror total: %d requests, %d connections, %.1f MB served, peak %d requests in flight\n",
-		total.requests, total.conns, mb(total.bytes), total.peak)
+		fmt.Fprintln(w)
+	})
 }
 
 // reportWarm writes the warm-cache comparison: each tool's median, and the
@@ -207,7 +248,7 @@ func (b *bench) reportWarm(w io.Writer) {
 
 // medianOf returns the median of xs (the mean of the middle two for an
 // even count), or 0 for none.
-func medianOf[T time.Duration | int64](xs []T) T {
+func medianOf[T time.Duration | int64 | float64](xs []T) T {
 	if len(xs) == 0 {
 		return 0
 	}
@@ -218,9 +259,6 @@ func medianOf[T time.Duration | int64](xs []T) T {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
-
-// seconds formats a duration for the table.
-func seconds(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
 // ms formats an RTT.
 func ms(d time.Duration) string { return fmt.Sprintf("%g ms", float64(d)/float64(time.Millisecond)) }
@@ -242,4 +280,33 @@ func count(bs []bool) int {
 		}
 	}
 	return n
+}
+
+// fsOf describes the file system that holds dir, from /proc/self/mounts
+// where there is one: its type, and whether it has a journal (ext4's
+// behaviour after a large removal depends on it, see bench.measure).
+func fsOf(dir string) string {
+	data, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return "an unknown file system"
+	}
+	best, desc := "", "an unknown file system"
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		mnt := f[1]
+		if (dir == mnt || strings.HasPrefix(dir, strings.TrimSuffix(mnt, "/")+"/")) && len(mnt) >= len(best) {
+			best, desc = mnt, fmt.Sprintf("%s (%s, mounted at %s)", f[2], f[3], mnt)
+			if f[2] == "ext4" {
+				if dev := strings.TrimPrefix(f[0], "/dev/"); dev != f[0] {
+					if _, err := os.Stat("/proc/fs/jbd2/" + dev + "-8"); err != nil {
+						desc = fmt.Sprintf("ext4 without a journal (%s, mounted at %s)", f[3], mnt)
+					}
+				}
+			}
+		}
+	}
+	return desc
 }

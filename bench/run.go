@@ -22,8 +22,6 @@ type tool struct {
 	// argv returns the command line for a command ("download", "tidy").
 	argv func(cmd string) []string
 	env  []string
-	// warm runs it on a cache/download filled beforehand (the limit column).
-	warm bool
 	// broken says why it cannot run at all (gomodx did not build), with the
 	// output that shows why.
 	broken    error
@@ -48,10 +46,8 @@ func newTools(names []string, goBin, gomodx string) ([]tool, error) {
 			}
 		case "go16":
 			t.label, t.argv, t.env = "GOMAXPROCS=16 go", goArgv, []string{"GOMAXPROCS=16"}
-		case "limit":
-			t.label, t.argv, t.warm = "limit", goArgv, true
 		default:
-			return nil, fmt.Errorf("-tools: unknown tool %q (want go, gomodx, go16, limit)", name)
+			return nil, fmt.Errorf("-tools: unknown tool %q (want go, gomodx, go16)", name)
 		}
 		tools = append(tools, t)
 	}
@@ -68,6 +64,14 @@ type runner struct {
 	timeout time.Duration
 	mirrors []*mirror // behind GOPROXY; their counts are the run's
 	goBin   string    // the go command that checks the cache (cacheSetup.check)
+	// trash, if set, collects the directories of finished runs instead of
+	// removing them at once: removing a module cache makes the file
+	// system slower to create files for a while after (see sweep), so the
+	// caller removes them when nothing is being timed.
+	trash *[]string
+	// sync flushes the file system before each timed run, so that no run
+	// pays for writing back what the previous one left dirty.
+	sync bool
 }
 
 // setRTT sets the latency of every mirror.
@@ -105,8 +109,10 @@ func (r *runner) resetMirrors() mirrorStats {
 
 // result is the outcome of one run.
 type result struct {
+	dir    string // the run's directory: modcache/, app/, gopath/
 	wall   time.Duration
-	maxRSS int64 // bytes; the largest of the process and its waited-for children
+	cpu    time.Duration // user + system time of the process and its waited-for children
+	maxRSS int64         // bytes; the largest of the process and its waited-for children
 	stats  mirrorStats
 	err    error
 	stderr string // the tail, for failures
@@ -138,7 +144,12 @@ func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (re
 	}
 	modcache = filepath.Join(dir, "modcache")
 	defer func() {
-		if !cs.keep || res.err != nil {
+		switch {
+		case cs.keep && res.err == nil:
+		case r.trash != nil:
+			*r.trash = append(*r.trash, dir)
+			modcache = ""
+		default:
 			removeAll(dir)
 			modcache = ""
 		}
@@ -158,6 +169,7 @@ func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (re
 	}
 	gopath := filepath.Join(dir, "gopath")
 	res = r.exec(ctx, t, cmd, app, mc, gopath, dir)
+	res.dir = dir
 	if cs.check && res.err == nil {
 		res.incomplete = r.check(ctx, cmd, app, mc, gopath)
 	}
@@ -209,6 +221,9 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, d
 	c.WaitDelay = 5 * time.Second
 	killGroup(c)
 
+	if r.sync {
+		syncDisks()
+	}
 	r.resetMirrors()
 	start := time.Now()
 	var idle time.Duration
@@ -217,6 +232,7 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, d
 	res := result{wall: time.Since(start), stats: r.resetMirrors(), stderr: out.String(), idle: idle}
 	if c.ProcessState != nil {
 		res.maxRSS = maxRSS(c.ProcessState)
+		res.cpu = c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		res.timedOut = true

@@ -34,7 +34,7 @@
 // gomodx runs with GOMODX_QUIET=1, because scripts match stderr and
 // gomodx's progress lines would differ; -quiet=false shows how many
 // scripts that costs. The script engine's output for each failure is kept
-// in the scratch directory's logs/<setup>/<script>.log, with plain go's
+// in the scratch directory's repos/<hash of the repository's path>/logs/<setup>/<script>.log, with plain go's
 // beside it for each script that regressed.
 //
 // Usage, from the repository root (make conformance runs the first):
@@ -45,6 +45,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -121,11 +122,15 @@ func run(o options) error {
 		return fmt.Errorf("no script matches -run %q", o.run)
 	}
 	fmt.Printf("%d scripts selected from %s\n", len(scripts), filepath.Join(g.src, "src", "cmd", "go", "testdata", "script"))
-	gomodx, dispatch, err := buildTools(tool, repo, filepath.Join(g.scratch, "bin"))
+	// The GOROOT copy and cmd/go's test binary are shared; gomodx, the
+	// dispatcher and the logs belong to this repository (several clones
+	// may run the suite at once).
+	own := filepath.Join(g.scratch, "repos", fmt.Sprintf("%x", sha256.Sum256([]byte(repo)))[:12])
+	gomodx, dispatch, err := buildTools(tool, repo, filepath.Join(own, "bin"))
 	if err != nil {
 		return err
 	}
-	logs := filepath.Join(g.scratch, "logs")
+	logs := filepath.Join(own, "logs")
 	if err := os.RemoveAll(logs); err != nil {
 		return err
 	}

@@ -135,16 +135,28 @@ func (p Proxy) Proxied() bool {
 }
 
 // For is the GOPROXY for a go command that gomodx hands over to: endpoint
-// (its loopback proxy), followed by direct when the user's GOPROXY reaches
-// direct, so that go falls through to it after a not-found exactly as it
-// would have.
+// (its loopback proxy), followed by "direct" or "off" when the user's
+// GOPROXY ends so, so that go falls through to it after a not-found
+// exactly as it would have (and says "module lookup disabled by
+// GOPROXY=off" in its own words).
 func (p Proxy) For(endpoint string) string {
 	for _, e := range p.Entries {
-		if e.URL == Direct {
-			return endpoint + ",direct"
+		if e.Keyword() {
+			return endpoint + "," + e.URL
 		}
 	}
 	return endpoint
+}
+
+// First is GOPROXY's first mirror, without its password, or "" when
+// GOPROXY names none.
+func (p Proxy) First() string {
+	for _, e := range p.Entries {
+		if !e.Keyword() {
+			return Redact(e.URL)
+		}
+	}
+	return ""
 }
 
 // Redact hides the password in s, a URL or a host with credentials

@@ -129,9 +129,9 @@ func TestProxied(t *testing.T) {
 	}{
 		{"https://proxy.golang.org,direct", true, "L,direct"},
 		{"https://a.example|https://b.example", true, "L"},
-		{"https://a.example,off", true, "L"},
+		{"https://a.example,off", true, "L,off"},
 		{"direct", false, "L,direct"},
-		{"off", false, "L"},
+		{"off", false, "L,off"},
 		{"direct,https://a.example", false, "L,direct"},
 	}
 	for _, tt := range tests {

@@ -52,6 +52,11 @@ func newCredentials(next http.RoundTripper, auth goenv.Auth, groups []*group) *c
 	return c
 }
 
+// over returns credentials like c's, added to the requests of next.
+func (c *credentials) over(next http.RoundTripper) *credentials {
+	return &credentials{next: next, auth: c.auth, users: c.users}
+}
+
 // RoundTrip sends req with the credentials that belong to its URL.
 func (c *credentials) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.URL.Scheme == "https" {

@@ -79,18 +79,58 @@
 // mid-way only demotes the mirror: on a lossy link, retrying the file is
 // what gets it through); one that is
 // unreachable (no such host, connection refused, TLS handshake timeout) or
-// presents an untrusted certificate is set aside for the run; one whose
-// bytes store rejected is not asked again in the run while its group has
-// another mirror. When every mirror of a group is set aside, the group
-// fails at once instead of waiting.
+// presents an untrusted certificate is set aside for the run. When every
+// mirror of a group is set aside, the group fails at once instead of
+// waiting. A mirror that is the only one left for a file whose retries all
+// failed on transient errors gets a second round of retries if it is
+// healthy (it delivered files in this run and most of its recent requests
+// succeeded): from a mirror failing one request in ten, four failures in a
+// row are bad luck, not a verdict.
+//
+// # Bytes that do not verify
+//
+// A body that store rejects (a [Rejection]) from a mirror that serves good
+// bytes most of the time is most often damaged on the way: a file cut
+// short but passed off as whole, one bad server behind a load balancer.
+// The file is asked for again, from the group's other mirrors first, else
+// from the same mirror on a new connection, within the same retry budget as
+// a body that breaks. The mirror is a liar when it serves the same rejected
+// bytes twice (a tampered or stale file: the file fails at once with the
+// rejection), when its bytes for a file keep failing until the retries run
+// out, or when it is a liar already; a liar is not asked again in the run
+// while its group has another mirror. Nothing store rejects is ever kept.
 //
 // # Hedging
 //
 // When a request has waited for its response headers longer than the
 // mirror usually takes (3× its average, at least [Options.HedgeAfter]), the
-// same request goes to the next mirror of the group as well; the first to
-// answer wins and the other is cancelled. At most two requests for a file
-// are in flight, and only the winner's body is handed to store.
+// same request is sent again: to the next mirror of the group, or, when
+// there is none, to the same mirror on a new connection, since a request
+// that hangs is most often one stuck connection or one stuck server behind
+// the mirror, not the mirror. The first to answer wins and the others are
+// cancelled. At most three requests for a file are in flight, only the
+// winner's body is handed to store, and each mirror has a hedge budget (a
+// ten at once, then one for every ten requests), so that a mirror slow for
+// everyone is not flooded with hedges.
+//
+// # Large files
+//
+// One TCP connection over a long, lossy link carries far less than the
+// link can. A zip of [RangeThreshold] or more whose mirror answers
+// Accept-Ranges: bytes is fetched in parts over up to eight connections at
+// once, when store takes the body with WriteTo into a file (an
+// io.WriterAt, as modcache does): the first answer serves the first part,
+// each other part is a Range request on a connection of its own, written
+// at its offset. A part that breaks is asked for again from the byte where
+// it stopped, without counting against the file's retries while bytes
+// keep coming; a connection that is done takes half of the largest part
+// left, or all of a part silent for twice the hedge delay. The group's
+// other mirrors serve parts too, once they are seen to serve a file of the
+// same size; bytes from several mirrors that do not verify are fetched
+// again from one. A mirror that answers a range with anything but the
+// range of the same file (a 200, another size, another ETag) has the file
+// fetched again in one stream. store verifies the whole file as it does
+// any other. Progress events report the bytes of large files as they come.
 //
 // # Errors and events
 //

@@ -37,6 +37,62 @@ type Error struct {
 type Attempt struct {
 	Mirror string // the mirror's URL without its password, or "direct" or "off"
 	Err    error
+	// Named: the mirror is one of GOPROXY's, not an extra or built-in one
+	// gomodx added.
+	Named bool
+}
+
+// Verdict is the answer the user's own GOPROXY would have given the go
+// command for the file, so that a proxy standing in for the mirrors (the
+// loopback proxy) can give the go command the same answer:
+//
+//   - NotFound: the walk went past every mirror, as GOPROXY allows only
+//     after a 404 or 410 (or after any failure, for '|'), to "direct",
+//     "off" or the end of the list; the go command moves on to what comes
+//     next, as it would have.
+//   - Otherwise the failure the go command would have reported: as its
+//     TryProxies ranks them, the last failure of a GOPROXY mirror other
+//     than not-found, else the last not-found. Err is that failure, Mirror
+//     the mirror that gave it, and Status and Body the mirror's HTTP
+//     status and explanation when it answered with one (0 and "" for a
+//     failure without an answer, such as an unreachable mirror).
+type Verdict struct {
+	NotFound bool
+	Mirror   string
+	Status   int
+	Body     string
+	Err      error
+}
+
+// Verdict returns the answer GOPROXY would have given (see [Verdict]).
+// Attempts of mirrors gomodx added (extra, built-in) do not count: the go
+// command would not have asked them.
+func (e *Error) Verdict() Verdict {
+	var best *Attempt
+	bestFound := false
+	for i := range e.Attempts {
+		a := &e.Attempts[i]
+		if a.Mirror == direct || a.Mirror == off {
+			return Verdict{NotFound: true}
+		}
+		if !a.Named {
+			continue
+		}
+		nf := errors.Is(a.Err, fs.ErrNotExist)
+		if !nf || !bestFound {
+			best, bestFound = a, !nf
+		}
+	}
+	if best == nil {
+		return Verdict{NotFound: true}
+	}
+	v := Verdict{Mirror: best.Mirror, Err: best.Err}
+	var se *retry.StatusError
+	if errors.As(best.Err, &se) {
+		v.Status, v.Body = se.Code, se.Body
+	}
+	v.NotFound = !bestFound && errors.Is(best.Err, fs.ErrNotExist)
+	return v
 }
 
 // Error names the module, the file and, for a single mirror, the cause and

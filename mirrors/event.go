@@ -20,6 +20,12 @@ const (
 	// with Err), so the built-in mirrors are asked, Next first. Sent once
 	// per List, before the first request to a built-in mirror.
 	Rescued
+	// Progress reports Bytes of a large file received so far, of Size
+	// (-1 if unknown), from Mirror (for a file fetched in ranges, from
+	// the mirror whose answer started it, whichever mirrors serve the
+	// ranges). It comes every few hundred kilobytes, for files of at least
+	// [RangeThreshold] bytes.
+	Progress
 )
 
 // Event reports progress of a Fetch to Options.OnEvent, for progress
@@ -32,6 +38,7 @@ type Event struct {
 	Next    string
 	Attempt int // 1 for the first try on Mirror
 	Bytes   int64
+	Size    int64 // with Progress
 	Elapsed time.Duration
 	Err     error
 	// GOPROXY, with Rescued: a GOPROXY that asks Next first, to make the

@@ -3,6 +3,7 @@ package mirrors
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"net/url"
 	"os"
@@ -27,10 +28,12 @@ const (
 // explains: within a group of interchangeable mirrors the best one is asked
 // first, a slow request is hedged to the next, and any failure moves on to
 // the next; past the group, the walk goes on only as GOPROXY's separator
-// allows (',' only on not-found, '|' after any failure). An error from store
-// means the mirror lied: it is that mirror's failure, is not retried on it,
-// and keeps the mirror from being asked again in this run while its group
-// has another. store is called for one body at a time.
+// allows (',' only on not-found, '|' after any failure). A [Rejection] from
+// store is that mirror's failure: the file is asked for again from the
+// group's other mirrors first, else from the same mirror on a new
+// connection, until the mirror is found to lie (see the package
+// documentation); any other error from store ends the walk. store is
+// called for one body at a time.
 //
 // Each mirror is tried with the List's policy. When the body breaks or
 // stalls mid-way, the file is requested again and store is called again
@@ -86,14 +89,29 @@ func openFile(ctx context.Context, m *mirror, rel string) (io.ReadCloser, error)
 
 // limitedBody reads a response body for store, remembering its first read
 // error (so that a broken body is told apart from store's own verdict) and
-// failing once more than left bytes arrive.
+// failing once more than left bytes arrive. It hashes what store reads, so
+// that a mirror serving the same rejected bytes twice can be told from one
+// whose bytes were damaged on the way.
 type limitedBody struct {
 	r    io.Reader
 	left int64
 	file string // "zip", for the too-large message
 	err  error  // first error other than io.EOF
 	n    int64  // bytes read
+	h    maphash.Hash
+	eof  bool // store read to the end
 }
+
+// digest identifies the bytes of a body: a fast, seeded hash, not a
+// cryptographic one. It only ever makes gomodx give up on a mirror sooner
+// (the same bad bytes twice); what is kept is verified by store.
+type digest struct {
+	n   int64
+	sum uint64
+	eof bool
+}
+
+func (b *limitedBody) digest() digest { return digest{n: b.n, sum: b.h.Sum64(), eof: b.eof} }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.err != nil {
@@ -103,6 +121,8 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		p = p[:b.left+1]
 	}
 	n, err := b.r.Read(p)
+	b.h.Write(p[:n])
+	b.eof = err == io.EOF
 	b.left -= int64(n)
 	b.n += int64(n)
 	if b.left < 0 {

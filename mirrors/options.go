@@ -51,9 +51,11 @@ type Options struct {
 	// negative RankTTL disables the cache.
 	RankTTL time.Duration
 	// HedgeAfter is the least time a request waits for its headers
-	// before the next mirror of its group is asked too (default 1s). The
-	// wait is 3 times the mirror's usual latency when that is longer. A
-	// negative HedgeAfter disables hedging.
+	// before the next mirror of its group, or the same mirror on a new
+	// connection, is asked too (default 1s). The wait is 3 times the
+	// mirror's usual latency when that is longer. A range of a large
+	// file silent for twice that wait is taken over by another
+	// connection. A negative HedgeAfter disables both.
 	HedgeAfter time.Duration
 
 	// SumDB is the checksum database a probe asks each mirror about
@@ -73,6 +75,9 @@ type Options struct {
 	Builtin []string
 
 	now func() time.Time // instead of time.Now, for the breaker and the rank cache (tests)
+	// Instead of RangeThreshold and rangeMinPart, so that ranges are
+	// tested on small files.
+	rangeMin, rangePart int64
 }
 
 // List fetches protocol files from the mirrors of GOPROXY and the extra and
@@ -84,7 +89,12 @@ type List struct {
 	rescue    *group      // the built-in mirrors, when they apply; nil otherwise
 	rescued   atomic.Bool // the switch to the rescue group was announced
 	policy    retry.Policy
-	client    *http.Client // retrying
+	client    *http.Client    // retrying
+	fresh     *http.Client    // retrying, a new connection for every request
+	transport *http.Transport // below creds: ranges open connections of their own on it
+	creds     *credentials
+	rangeMin  int64        // see RangeThreshold
+	rangePart int64        // see rangeMinPart
 	probes    *http.Client // one try, same connections
 	userAgent string
 	log       *slog.Logger
@@ -102,6 +112,9 @@ type List struct {
 	zipBytes float64    // moving average of zip sizes
 
 	cacheMu sync.Mutex // the rank cache file, within this process
+
+	dbMu     sync.Mutex         // dbRoutes
+	dbRoutes map[string]dbRoute // how each checksum database is reached
 
 	bg   context.Context // background probes
 	stop context.CancelFunc
@@ -170,6 +183,9 @@ func New(proxy []goenv.Entry, opts Options) (*List, error) {
 	}
 	creds := newCredentials(transport, opts.Auth, groups)
 	l.client = l.policy.ClientFor(creds, l.log)
+	l.fresh = l.policy.ClientFor(creds.over(freshTransport(transport)), l.log)
+	l.transport, l.creds = transport, creds
+	l.rangeMin, l.rangePart = cmp.Or(opts.rangeMin, RangeThreshold), cmp.Or(opts.rangePart, rangeMinPart)
 	l.probes = &http.Client{Transport: creds, CheckRedirect: retry.CheckRedirect}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)

@@ -20,7 +20,7 @@ func (f *fetch) rescue(ctx context.Context) error {
 		return f.fail
 	}
 	f.l.ranked(ctx, g)
-	first := f.l.order(g, f.fail.File, nil, nil)
+	first := f.l.order(g, f.fail.File, nil, nil, nil)
 	if len(first) == 0 {
 		return f.fail
 	}

@@ -19,6 +19,21 @@ const (
 	minRateBytes    = 32 << 10 // bodies smaller than this say nothing about throughput
 	smallFileBytes  = 2 << 10  // the size expected of a .info or .mod
 	defaultZipBytes = 256 << 10
+
+	// The hedge budget of a mirror: it may take hedgeBurst hedges at
+	// once, and earns a tenth of one with every request that is not a
+	// hedge, and one a second whatever the traffic (so that the last
+	// files of a run, when few requests are left to earn it, are not
+	// starved), so that hedges add at most one request in ten, and one a
+	// second, to a mirror that is slow for everyone. (Counted in tenths
+	// of a hedge.)
+	hedgeBurst  = 10
+	hedgeCost   = 10 // tenths
+	hedgeRefill = time.Second
+
+	// healthyErrs is the largest failure average of a healthy mirror
+	// (see fetch.anotherRound).
+	healthyErrs = 0.5
 )
 
 // score is one mirror's record in this run. Its fields are guarded by
@@ -38,6 +53,10 @@ type score struct {
 	// reaches the mirror may clear.
 	downByProbe bool
 	lied        error // store rejected its bytes: not asked again while there is another
+
+	delivered int       // files it delivered in this run
+	hedgeDebt int       // tenths of hedges taken and not yet earned back; the budget is what is left of hedgeBurst
+	hedgeAt   time.Time // when hedgeDebt was last paid down by time
 
 	sumDB bool // its probe says it serves the checksum database
 }
@@ -103,8 +122,10 @@ func (e *setAsideError) Unwrap() error { return e.err }
 
 // order returns the mirrors of g that file may be asked of now, best first,
 // leaving out those in skip. A mirror that lied comes only when nothing
-// else is left; sticky, if usable, comes first (a body being retried).
-func (l *List) order(g *group, file string, skip map[*mirror]bool, sticky *mirror) []*mirror {
+// else is left; those in later (whose bytes for this file were rejected)
+// come after the others; sticky, if usable, comes first (a body being
+// retried).
+func (l *List) order(g *group, file string, skip map[*mirror]bool, sticky *mirror, later map[*mirror]bool) []*mirror {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var ok, liars []*mirror
@@ -133,6 +154,12 @@ func (l *List) order(g *group, file string, skip map[*mirror]bool, sticky *mirro
 		key[m] = [2]int{bandOf(l.estimate(m, file)), rank}
 	}
 	slices.SortStableFunc(ok, func(a, b *mirror) int {
+		if later[a] != later[b] {
+			if later[a] {
+				return 1
+			}
+			return -1
+		}
 		ka, kb := key[a], key[b]
 		if ka[0] != kb[0] {
 			return ka[0] - kb[0]
@@ -184,12 +211,14 @@ func (l *List) slow(m *mirror, d time.Duration) {
 	}
 }
 
-// received records a body of n bytes that took d after the headers.
+// received records a body of n bytes that took d after the headers, and
+// that store kept.
 func (l *List) received(m *mirror, file string, n int64, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := m.score
 	s.fails = 0
+	s.delivered++
 	if n >= minRateBytes && d > 0 {
 		r := float64(n) / d.Seconds()
 		if s.rate == 0 {
@@ -256,4 +285,68 @@ func (l *List) lied(m *mirror, err error) {
 	if m.score.lied == nil {
 		m.score.lied = err
 	}
+}
+
+// rejectedBody records that store rejected a whole body from m, which
+// demotes m, and reports whether m is a liar already.
+func (l *List) rejectedBody(m *mirror) (liar bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := m.score
+	s.errs = ewma(s.errs, 1)
+	return s.lied != nil
+}
+
+// hasOther reports whether g has a mirror other than m, not in skip, that
+// may be asked now and is not a liar.
+func (l *List) hasOther(g *group, m *mirror, skip map[*mirror]bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, o := range g.mirrors {
+		if o != m && !skip[o] && l.setAside(o) == nil && o.score.lied == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// healthy reports whether m delivered files in this run, most of its
+// recent requests succeeded, and it is neither set aside nor a liar.
+func (l *List) healthy(m *mirror) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := m.score
+	return s.delivered > 0 && s.errs < healthyErrs && s.lied == nil && l.setAside(m) == nil
+}
+
+// earnHedge adds to m's hedge budget for a request that is not a hedge.
+func (l *List) earnHedge(m *mirror) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := m.score; s.hedgeDebt > 0 {
+		s.hedgeDebt--
+	}
+}
+
+// mayHedge takes one hedge from m's budget, and reports whether there was
+// one to take.
+func (l *List) mayHedge(m *mirror) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := m.score
+	now := l.now()
+	if s.hedgeAt.IsZero() {
+		s.hedgeAt = now
+	}
+	if n := now.Sub(s.hedgeAt) / hedgeRefill; n > 0 {
+		if s.hedgeDebt > 0 {
+			s.hedgeDebt = max(0, s.hedgeDebt-int(n)*hedgeCost)
+		}
+		s.hedgeAt = s.hedgeAt.Add(n * hedgeRefill)
+	}
+	if s.hedgeDebt+hedgeCost > hedgeBurst*hedgeCost {
+		return false
+	}
+	s.hedgeDebt += hedgeCost
+	return true
 }

@@ -3,10 +3,12 @@ package mirrors
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,8 +17,9 @@ import (
 )
 
 // maxLegs is how many requests for one file may be in flight at once: the
-// first and one hedge (or a failover while the other still runs).
-const maxLegs = 2
+// first, a hedge, and a second hedge when both hang (or a failover while
+// the others still run).
+const maxLegs = 3
 
 // fetch is one file on its way: the state of its walk over the groups.
 // Its methods run on the goroutine that called walk, except where noted.
@@ -27,9 +30,16 @@ type fetch struct {
 	limit int64  // size limit
 	store func(io.Reader) error
 	start time.Time
+	seed  maphash.Seed // for the digests of rejected bodies
 
 	tries     map[*mirror]*atomic.Int32 // requests made to each mirror, retries included
-	bodyFails map[*mirror]int           // bodies that broke, per mirror
+	bodyFails map[*mirror]int           // bodies that broke or were rejected, per mirror
+	rejects   map[*mirror][]digest      // the bodies of each mirror that store rejected
+	fresh     map[*mirror]bool          // ask m on a new connection: its bytes were rejected
+	later     map[*mirror]bool          // ask the group's other mirrors before m: its bytes were rejected
+	rounds    map[*mirror]bool          // m had its second round (see anotherRound)
+	noRanges  map[*mirror]bool          // m answered a range request wrongly: one stream only
+	noMix     bool                      // bytes mixed from several mirrors were rejected: ranges from one mirror only
 	pending   *Event                    // a FailedOver or Lied waiting for the next mirror
 	local     error                     // store could not keep a good body (a full disk): stop
 }
@@ -53,15 +63,26 @@ func rejected(err error) bool {
 // walk gets rel from the groups in order, recording each failure in fail:
 // see the package documentation for the rules.
 func (l *List) walk(ctx context.Context, fail *Error, rel string, limit int64, store func(io.Reader) error) error {
+	return l.walkGroups(ctx, l.groups, fail, rel, limit, store)
+}
+
+// walkGroups is walk over some of the groups only.
+func (l *List) walkGroups(ctx context.Context, groups []*group, fail *Error, rel string, limit int64, store func(io.Reader) error) error {
 	ctx = l.policy.Limit(ctx)
 	f := &fetch{
 		l: l, fail: fail, rel: rel, limit: limit, store: store, start: time.Now(),
+		seed:      maphash.MakeSeed(),
 		tries:     map[*mirror]*atomic.Int32{},
 		bodyFails: map[*mirror]int{},
+		rejects:   map[*mirror][]digest{},
+		fresh:     map[*mirror]bool{},
+		later:     map[*mirror]bool{},
+		rounds:    map[*mirror]bool{},
+		noRanges:  map[*mirror]bool{},
 	}
 	defer f.flush()
 	failed := false
-	for _, g := range l.groups {
+	for _, g := range groups {
 		if g.keyword() {
 			err := ErrOff
 			if g.mirrors[0].URL == direct {
@@ -95,8 +116,11 @@ func (f *fetch) group(ctx context.Context, g *group) (ok, notFound bool) {
 	asked := map[*mirror]error{} // mirrors done with, and their last failure
 	var sticky *mirror           // a mirror whose body broke, asked again first
 	for ctx.Err() == nil {
-		cands := f.l.order(g, f.fail.File, skipSet(asked), sticky)
+		cands := f.l.order(g, f.fail.File, skipSet(asked), sticky, f.later)
 		if len(cands) == 0 {
+			if sticky = f.anotherRound(ctx, g, asked); sticky != nil {
+				continue
+			}
 			break
 		}
 		if err := retry.CheckLimit(ctx); err != nil {
@@ -108,7 +132,7 @@ func (f *fetch) group(ctx context.Context, g *group) (ok, notFound bool) {
 		if win == nil {
 			continue
 		}
-		done, again := f.deliver(ctx, win, asked)
+		done, again := f.deliver(ctx, g, win, asked)
 		if f.local != nil {
 			return false, false
 		}
@@ -118,7 +142,7 @@ func (f *fetch) group(ctx context.Context, g *group) (ok, notFound bool) {
 		sticky = again
 	}
 	if ctx.Err() != nil && len(asked) == 0 {
-		f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: g.mirrors[0].redacted, Err: ctx.Err()})
+		f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: g.mirrors[0].redacted, Err: ctx.Err(), Named: g.mirrors[0].named})
 		return false, false
 	}
 
@@ -136,7 +160,7 @@ func (f *fetch) group(ctx context.Context, g *group) (ok, notFound bool) {
 			}
 			f.l.mu.Unlock()
 			if reason != nil {
-				f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: m.redacted, Err: reason})
+				f.fail.Attempts = append(f.fail.Attempts, Attempt{Mirror: m.redacted, Err: reason, Named: true})
 				namedFailed = true
 			}
 			continue
@@ -169,26 +193,48 @@ func skipSet(asked map[*mirror]error) map[*mirror]bool {
 
 // A leg is one request for the file to one mirror.
 type leg struct {
-	m      *mirror
-	cancel context.CancelFunc
-	start  time.Time
+	m       *mirror
+	cancel  context.CancelFunc
+	start   time.Time
+	fresh   bool         // sent on a connection of its own
+	attempt atomic.Int64 // when its latest attempt was sent (UnixNano): retries wait first
 }
 
-// legResult is how a leg ended: with the body of a 200 response, or err.
+// waited is how long the leg's latest attempt has waited for its headers
+// at t, so that a mirror's latency is that of one request, not of one
+// request and the backoffs before its retries.
+func (lg *leg) waited(t time.Time) time.Duration {
+	return t.Sub(time.Unix(0, lg.attempt.Load()))
+}
+
+// legResult is how a leg ended: with a 200 response, or err.
 type legResult struct {
 	*leg
-	body io.ReadCloser
-	err  error
-	at   time.Time // when the headers or the error came
+	response
+	err error
+	at  time.Time // when the headers or the error came
 }
 
-// race asks cands[0] for the file, and the next candidate as well when the
+// response is what a leg keeps of a 200 response.
+type response struct {
+	body   io.ReadCloser
+	size   int64    // its Content-Length, or -1
+	ranges bool     // it says Accept-Ranges: bytes
+	etag   string   // its strong ETag, if any
+	url    *url.URL // where it came from, after redirects
+}
+
+// race asks cands[0] for the file, and another leg as well when the
 // request is slower than that mirror usually is (a hedge) or when it fails
-// (a failover), keeping at most maxLegs requests in flight. It returns the
-// first leg with a 200 response, after cancelling the others, or nil when
-// every leg started has failed (each recorded in asked).
+// (a failover), keeping at most maxLegs requests in flight. A hedge goes
+// to the next candidate, or, when there is none, to the same mirror on a
+// new connection: a request that hangs is most often one stuck connection
+// or one stuck server behind the mirror's load balancer, not the mirror.
+// Each hedge spends from its mirror's hedge budget. race returns the first
+// leg with a 200 response, after cancelling the others, or nil when every
+// leg started has failed (each recorded in asked).
 func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*mirror]error) *legResult {
-	results := make(chan legResult, len(cands))
+	results := make(chan legResult, len(cands)+maxLegs)
 	var running []*leg
 	next := 0
 	var hedge *time.Timer
@@ -198,46 +244,75 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 			hedge.Stop()
 		}
 	}()
-	start := func(hedgedFrom *mirror) {
-		m := cands[next]
-		next++
+	start := func(m, hedgedFrom *mirror, fresh bool) {
 		f.announce(m, hedgedFrom)
-		running = append(running, f.startLeg(ctx, m, results))
+		running = append(running, f.startLeg(ctx, m, fresh, hedgedFrom != nil, results))
 		if hedge != nil {
 			hedge.Stop()
 			hedgeC = nil
 		}
-		if d := f.l.hedgeDelay(m); d > 0 && next < len(cands) {
-			hedge = time.NewTimer(d)
+		if f.l.hedgeAfter > 0 {
+			// The least delay there can be: when it fires, the delay is
+			// worked out with what is known of m by then.
+			hedge = time.NewTimer(f.l.hedgeAfter)
 			hedgeC = hedge.C
 		}
 	}
-	canStart := func() bool {
-		return next < len(cands) && len(running) < maxLegs && ctx.Err() == nil && retry.CheckLimit(ctx) == nil
+	mayStart := func() bool {
+		return len(running) < maxLegs && ctx.Err() == nil && retry.CheckLimit(ctx) == nil
+	}
+	startNext := func(hedgedFrom *mirror) {
+		m := cands[next]
+		next++
+		start(m, hedgedFrom, f.fresh[m])
 	}
 
-	start(nil)
+	startNext(nil)
 	for len(running) > 0 {
 		select {
 		case r := <-results:
 			running = removeLeg(running, r.leg)
 			if r.err == nil {
-				f.l.answered(r.m, r.at.Sub(r.start))
+				f.l.answered(r.m, r.waited(r.at))
 				for _, lg := range running {
 					lg.cancel()
-					f.l.slow(lg.m, time.Since(lg.start))
+					if lg.m != r.m {
+						// The other mirror takes at least that long. (A
+						// leg lost to the same mirror says nothing of it.)
+						f.l.slow(lg.m, time.Since(lg.start))
+					}
 				}
 				go drain(results, len(running), f.l, f.fail.File)
 				return &r
 			}
 			f.legFailed(ctx, g, r, asked)
-			if canStart() {
-				start(nil)
+			if next < len(cands) && mayStart() {
+				startNext(nil)
 			}
 		case <-hedgeC:
 			hedgeC = nil
-			if canStart() {
-				start(running[len(running)-1].m)
+			if !mayStart() {
+				break
+			}
+			last := running[len(running)-1]
+			from := last.m
+			if left := f.l.hedgeDelay(from) - last.waited(time.Now()); left > 0 {
+				// Not yet: the mirror's latency is known to be longer
+				// now, or the leg's retry has only just been sent.
+				hedge.Reset(left)
+				hedgeC = hedge.C
+				break
+			}
+			switch {
+			case next < len(cands) && f.l.mayHedge(cands[next]):
+				startNext(from)
+			case next >= len(cands) && f.l.mayHedge(from):
+				start(from, from, true)
+			default:
+				// No budget now: look again after the same delay, when
+				// other requests may have earned some.
+				hedge.Reset(f.l.hedgeDelay(from))
+				hedgeC = hedge.C
 			}
 		case <-ctx.Done():
 			// The legs end at once, with ctx's error.
@@ -274,22 +349,28 @@ func drain(results <-chan legResult, n int, l *List, file string) {
 	}
 }
 
-// startLeg sends the request to m on a goroutine of its own; its result
-// arrives on results.
-func (f *fetch) startLeg(ctx context.Context, m *mirror, results chan<- legResult) *leg {
+// startLeg sends the request to m on a goroutine of its own, on a new
+// connection if fresh; its result arrives on results. A request that is
+// not a hedge earns m a little hedge budget.
+func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge bool, results chan<- legResult) *leg {
 	ctx, cancel := context.WithCancel(ctx)
-	lg := &leg{m: m, cancel: cancel, start: time.Now()}
+	lg := &leg{m: m, cancel: cancel, start: time.Now(), fresh: fresh}
+	lg.attempt.Store(lg.start.UnixNano())
+	if !hedge {
+		f.l.earnHedge(m)
+	}
 	tries := f.counter(m)
 	tries.Add(1)
 	ctx = retry.OnRetry(ctx, func(_ int, err error) {
-		// On the leg's goroutine.
+		// On the leg's goroutine, after the backoff, as the retry is sent.
+		lg.attempt.Store(time.Now().UnixNano())
 		n := tries.Add(1)
 		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(n), Err: err})
 	})
 	f.l.begin(m, f.fail.File)
 	go func() {
-		body, err := f.l.get(ctx, cancel, m, f.rel)
-		results <- legResult{leg: lg, body: body, err: err, at: time.Now()}
+		resp, err := f.l.get(ctx, cancel, m, f.rel, fresh)
+		results <- legResult{leg: lg, response: resp, err: err, at: time.Now()}
 	}()
 	return lg
 }
@@ -336,7 +417,7 @@ func (f *fetch) legFailed(ctx context.Context, g *group, r legResult, asked map[
 	f.l.end(r.m, f.fail.File)
 	if ctx.Err() == nil {
 		if _, ok := errors.AsType[*retry.StatusError](r.err); ok {
-			f.l.answered(r.m, r.at.Sub(r.start))
+			f.l.answered(r.m, r.waited(r.at))
 		}
 		if f.l.failed(r.m, r.err) {
 			f.l.setAsideIn(g)
@@ -348,7 +429,7 @@ func (f *fetch) legFailed(ctx context.Context, g *group, r legResult, asked map[
 // record marks m as done with for this file, failing with err.
 func (f *fetch) record(m *mirror, err error, asked map[*mirror]error) {
 	asked[m] = err
-	a := Attempt{Mirror: m.redacted, Err: err}
+	a := Attempt{Mirror: m.redacted, Err: err, Named: m.named}
 	f.fail.Attempts = append(f.fail.Attempts, a)
 	f.l.log.Debug("mirror failed", "path", f.rel, "mirror", a.Mirror, "error", a.describe())
 	f.pending = &Event{Kind: FailedOver, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Err: err}
@@ -373,10 +454,10 @@ func (f *fetch) giveUp(m *mirror, err error, limit time.Duration) error {
 
 // deliver hands the body of the race's winner to store. It reports whether
 // the file is done; if not, again is the mirror to ask again first (its
-// body broke and it has retries left), or nil.
-func (f *fetch) deliver(ctx context.Context, win *legResult, asked map[*mirror]error) (done bool, again *mirror) {
+// body broke or was rejected and it has retries left), or nil.
+func (f *fetch) deliver(ctx context.Context, g *group, win *legResult, asked map[*mirror]error) (done bool, again *mirror) {
 	m := win.m
-	body := &limitedBody{r: win.body, left: f.limit, file: fileName(f.rel)}
+	body := f.body(ctx, g, win)
 	err := f.store(body)
 	win.body.Close()
 	win.cancel()
@@ -398,13 +479,24 @@ func (f *fetch) deliver(ctx context.Context, win *legResult, asked map[*mirror]e
 		f.record(m, err, asked)
 		return false, nil
 	}
+	if body.err == nil && body.mixed() && !f.noMix {
+		// Bytes from several mirrors of the same size, and they do not
+		// verify: who is to blame is not known. Asked for again from m
+		// alone, which then answers for its own bytes.
+		f.noMix = true
+		f.bodyFails[m]++
+		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: err})
+		return false, m
+	}
 	if body.err == nil {
-		// store rejected the bytes: a mirror serving a mismatch, or a
-		// body that is no zip. The mirror lied.
-		f.l.lied(m, err)
-		f.record(m, err, asked)
-		f.pending.Kind = Lied
-		return false, nil
+		return false, f.rejected(ctx, g, m, err, body.digest(), asked)
+	}
+	if errors.Is(body.err, errNoRanges) {
+		// The mirror said it serves ranges, then did not: the file is
+		// fetched again in one stream, at once.
+		f.noRanges[m] = true
+		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: body.err})
+		return false, m
 	}
 
 	// The body broke: retried on the same mirror while the policy allows.
@@ -412,12 +504,7 @@ func (f *fetch) deliver(ctx context.Context, win *legResult, asked map[*mirror]e
 	f.l.broke(m)
 	f.bodyFails[m]++
 	if n := f.bodyFails[m]; retry.Transient(berr) && n <= max(f.l.policy.Retries, 0) {
-		if err := f.l.policy.Pause(ctx, n-1); err != nil {
-			if le, ok := err.(*retry.LimitError); ok {
-				f.record(m, f.giveUp(m, berr, le.Limit), asked)
-			} else {
-				f.record(m, err, asked)
-			}
+		if !f.pause(ctx, m, n-1, berr, asked) {
 			return false, nil
 		}
 		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: berr})
@@ -427,30 +514,143 @@ func (f *fetch) deliver(ctx context.Context, win *legResult, asked map[*mirror]e
 	return false, nil
 }
 
+// pause waits before m is asked again after the failed attempt number
+// attempt, and reports whether it may be. If not (the time limit, or ctx
+// is done), m's failure is recorded: cause, with the limit if it was that.
+func (f *fetch) pause(ctx context.Context, m *mirror, attempt int, cause error, asked map[*mirror]error) bool {
+	err := f.l.policy.Pause(ctx, attempt)
+	if err == nil {
+		return true
+	}
+	if le, ok := err.(*retry.LimitError); ok {
+		f.record(m, f.giveUp(m, cause, le.Limit), asked)
+	} else {
+		f.record(m, err, asked)
+	}
+	return false
+}
+
+// rejected handles store's rejection of a whole body from m (it does not
+// match go.sum, or is not what was asked for), and returns m if m is to be
+// asked again at once.
+//
+// A rejected body from a mirror that serves good bytes most of the time is
+// far more likely a fault on the way (a cut file passed off as whole, one
+// bad server behind the mirror) than a lie, so m is asked again, on a new
+// connection, within the same budget as a body that broke; when the group
+// has another mirror, that one is asked first. m is a liar (the rejection
+// is final for this file, and m is the group's last resort from now on)
+// when it serves the same rejected bytes twice, when its bytes keep failing
+// until the file's retries run out, or when it is a liar already. So a
+// mirror that serves tampered bytes ends with the rejection after its
+// second request, and nothing that does not verify is ever kept.
+func (f *fetch) rejected(ctx context.Context, g *group, m *mirror, err error, d digest, asked map[*mirror]error) *mirror {
+	f.bodyFails[m]++
+	n := f.bodyFails[m]
+	repeated := slices.Contains(f.rejects[m], d)
+	f.rejects[m] = append(f.rejects[m], d)
+	liar := f.l.rejectedBody(m)
+	if liar || repeated || n > max(f.l.policy.Retries, 0) {
+		f.l.lied(m, err)
+		f.record(m, err, asked)
+		f.pending.Kind = Lied
+		return nil
+	}
+	f.fresh[m] = true
+	if f.l.hasOther(g, m, skipSet(asked)) {
+		f.later[m] = true
+		f.pending = &Event{Kind: Lied, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Err: err}
+		return nil
+	}
+	if !f.pause(ctx, m, n-1, err, asked) {
+		return nil
+	}
+	f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: err})
+	return m
+}
+
+// anotherRound picks a mirror of g to ask once more after every mirror
+// that could be asked has failed: one whose last failure is transient (5xx,
+// resets, timeouts) and which is healthy, that is, it delivered files in
+// this run, most of its recent requests succeeded, and it is neither set
+// aside nor a liar. A mirror that serves most requests, and is the only one
+// left, is worth a second round of retries for a file that had bad luck
+// (four 502s in a row from a mirror failing one request in ten happen one
+// file in ten thousand); each mirror gets at most one per file, and the
+// time limit still bounds the file. It returns nil when there is none, and
+// otherwise has paused and announced the retry.
+func (f *fetch) anotherRound(ctx context.Context, g *group, asked map[*mirror]error) *mirror {
+	if retry.CheckLimit(ctx) != nil || ctx.Err() != nil {
+		return nil
+	}
+	for _, m := range g.mirrors {
+		err, ok := asked[m]
+		if !ok || f.rounds[m] || Classify(err) != Transient || limited(err) || !f.l.healthy(m) {
+			continue
+		}
+		f.rounds[m] = true
+		cause := err
+		if gu, ok := err.(*retry.GiveUpError); ok {
+			cause = gu.Err
+		}
+		if f.l.policy.Pause(ctx, 0) != nil {
+			return nil
+		}
+		delete(asked, m)
+		f.fail.Attempts = slices.DeleteFunc(f.fail.Attempts, func(a Attempt) bool { return a.Mirror == m.redacted })
+		f.pending = nil
+		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: cause})
+		return m
+	}
+	return nil
+}
+
+// limited reports whether err says the time limit ended the tries.
+func limited(err error) bool {
+	if gu, ok := errors.AsType[*retry.GiveUpError](err); ok && gu.Limit > 0 {
+		return true
+	}
+	_, ok := errors.AsType[*retry.LimitError](err)
+	return ok
+}
+
 // get sends one request for rel to m and returns the body of its 200
-// response. Any other status is a *retry.StatusError.
-func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, rel string) (io.ReadCloser, error) {
+// response. Any other status is a *retry.StatusError. With fresh, the
+// request goes on a connection of its own, never one shared with another
+// request (see [List.freshClient]).
+func (l *List) get(ctx context.Context, cancel context.CancelFunc, m *mirror, rel string, fresh bool) (response, error) {
 	if m.base.Scheme == "file" {
-		return openFile(ctx, m, rel)
+		f, err := openFile(ctx, m, rel)
+		return response{body: f, size: -1}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.urlFor(rel), nil)
 	if err != nil {
-		return nil, err
+		return response{}, err
 	}
 	req.Header.Set("User-Agent", l.userAgent)
-	resp, err := l.client.Do(req)
+	client := l.client
+	if fresh && l.fresh != nil {
+		client = l.fresh
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		// The mirror and file are named by Error; drop `Get "URL": `.
 		if ue, ok := err.(*url.Error); ok {
-			return nil, ue.Err
+			return response{}, ue.Err
 		}
-		return nil, err
+		return response{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, retry.NewStatusError(resp)
+		return response{}, retry.NewStatusError(resp)
 	}
-	return l.policy.Body(ctx, cancel, resp.Body), nil
+	return response{
+		body:   l.policy.Body(ctx, cancel, resp.Body),
+		size:   resp.ContentLength,
+		ranges: resp.Header.Get("Accept-Ranges") == "bytes" && !resp.Uncompressed,
+		etag:   strongETag(resp.Header.Get("ETag")),
+		url:    resp.Request.URL,
+	}, nil
 }
 
 // urlFor is the URL of rel under m.
@@ -462,7 +662,9 @@ func (m *mirror) urlFor(rel string) string {
 }
 
 // hedgeDelay is how long a request to m may wait for its headers before
-// the next mirror is asked too; 0 means never.
+// another request is sent too (3 times m's usual latency, at least
+// hedgeAfter; 3 times hedgeAfter while m's latency is unknown); 0 means
+// never.
 func (l *List) hedgeDelay(m *mirror) time.Duration {
 	if l.hedgeAfter < 0 {
 		return 0

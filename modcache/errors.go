@@ -1,12 +1,15 @@
 package modcache
 
 import (
+	"errors"
 	"fmt"
+	"io"
 
 	"golang.org/x/mod/module"
 )
 
-// HashMismatchError reports a body whose hash differs from the one in go.sum.
+// HashMismatchError reports a body whose hash differs from the one it
+// must have: go.sum's line, or the checksum database's.
 // Its message leaves out the module, which the caller's context names.
 // It is what a Download's store returns on a mismatch, so that the Download
 // can tell a mirror serving wrong bytes from one that failed to answer.
@@ -14,10 +17,43 @@ type HashMismatchError struct {
 	Mod       module.Version
 	Kind      Kind
 	Want, Got string
+	// Source is where Want comes from: "" for go.sum, else the name of the
+	// checksum database ("sum.golang.org"); see [SumSource].
+	Source string
 }
 
+// Error words the mismatch as the go command does, so that whoever looks
+// for go's "checksum mismatch" finds it, with the hash downloaded and the
+// one expected, named after its source:
+//
+//	checksum mismatch
+//		downloaded: h1:…
+//		go.sum:     h1:…
 func (e *HashMismatchError) Error() string {
-	return fmt.Sprintf("%s has hash %s, go.sum has %s", e.Kind, e.Got, e.Want)
+	from := "go.sum:     " // go's alignment, under "downloaded: "
+	if e.Source != "" {
+		from = e.Source + ": "
+	}
+	return fmt.Sprintf("checksum mismatch\n\tdownloaded: %s\n\t%s%s", e.Got, from, e.Want)
+}
+
+// SumSource wraps a Download's store for a file whose expected hash comes
+// from the checksum database named db rather than from go.sum, so that a
+// mismatch it reports says so. store must return its *HashMismatchError
+// as it is, not wrapped (a wrapping message is made at once, and would keep
+// the old words). With db "" it returns store as it is.
+func SumSource(db string, store func(io.Reader) error) func(io.Reader) error {
+	if db == "" {
+		return store
+	}
+	return func(body io.Reader) error {
+		err := store(body)
+		var mm *HashMismatchError
+		if errors.As(err, &mm) && mm.Source == "" {
+			mm.Source = db
+		}
+		return err
+	}
 }
 
 // InvalidError reports a body that is structurally bad: an .info that is not

@@ -39,7 +39,7 @@ func TestExtractLikeGo(t *testing.T) {
 		return c
 	}
 	ours, theirs := fill(), fill()
-	if err := ours.Extract(t.Context(), mod, false); err != nil {
+	if err := ours.Extract(t.Context(), mod, UnpackOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { removeDir(ours.Root()); removeDir(theirs.Root()) })
@@ -74,7 +74,7 @@ func TestExtractLikeGo(t *testing.T) {
 	}
 	// A second Extract leaves the complete tree alone.
 	before := treeModes(t, dir(ours))
-	if err := ours.Extract(t.Context(), mod, false); err != nil || treeModes(t, dir(ours)) != before {
+	if err := ours.Extract(t.Context(), mod, UnpackOptions{}); err != nil || treeModes(t, dir(ours)) != before {
 		t.Errorf("second Extract: %v", err)
 	}
 }

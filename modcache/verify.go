@@ -73,6 +73,12 @@ type Fault struct {
 	// Fix is what Repair does about the fault; in JSON, its words
 	// ("remove .zip, .ziphash and extracted dir").
 	Fix Action
+	// Keep, when not "", is why Repair will not do Fix: what it would
+	// remove lies outside GOMODCACHE, or is an extracted tree that may
+	// hold someone's edits (KeepEdits; RepairOptions.Edited overrides
+	// that one). See KeptError.
+	Keep      string `json:",omitempty"`
+	KeepEdits bool   `json:",omitempty"`
 }
 
 // String returns the fault as one line: "mod: kind: cause (path)".
@@ -118,6 +124,9 @@ type VerifyOptions struct {
 	// Checked, if set, is called once for every module version checked,
 	// from one goroutine at a time.
 	Checked func(mod module.Version)
+	// Repair is what Repair will be told, so that each fault's Keep says
+	// what Repair will leave as it is.
+	Repair RepairOptions
 }
 
 // Verify checks the cache entries of opts.Mods, or with opts.All of the whole cache, and
@@ -179,7 +188,7 @@ loop:
 			if opts.Sums != nil {
 				zipSum, modSum = opts.Sums.Zip(mod), opts.Sums.GoMod(mod)
 			}
-			results[i] = c.verifyVersion(ctx, mod, zipSum, modSum)
+			results[i] = c.annotate(c.verifyVersion(ctx, mod, zipSum, modSum), opts.Repair)
 			if opts.Checked != nil {
 				mu.Lock()
 				opts.Checked(mod)
@@ -194,9 +203,21 @@ loop:
 	for _, r := range results {
 		faults = append(faults, r...)
 	}
-	faults = append(faults, dbFaults...)
+	faults = append(faults, c.annotate(dbFaults, opts.Repair)...)
 	sortFaults(faults)
 	return faults, nil
+}
+
+// annotate fills in each fault's Keep, for Repair with opts.
+func (c *Cache) annotate(faults []Fault, opts RepairOptions) []Fault {
+	for i, f := range faults {
+		why, edits := c.keep(f, opts.ModCacheRW)
+		if edits && opts.Edited {
+			continue
+		}
+		faults[i].Keep, faults[i].KeepEdits = why, edits
+	}
+	return faults
 }
 
 // VerifyModule checks the cache entry of one module version: its .info,
@@ -206,6 +227,7 @@ loop:
 func (c *Cache) VerifyModule(ctx context.Context, mod module.Version, zipSum, modSum string) []Fault {
 	faults := c.verifyVersion(ctx, mod, zipSum, modSum)
 	faults = append(faults, c.verifySumdb(ctx, sumdbScan{mods: []module.Version{mod}})...)
+	c.annotate(faults, RepairOptions{})
 	sortFaults(faults)
 	return faults
 }

@@ -169,7 +169,7 @@ func (f *fixture) extract(t *testing.T, mod module.Version) {
 }
 
 // snapshot maps every file and directory under the cache root to a
-// digest of its content ("dir" for directories). Lock files are left out:
+// digest of its content ("dir" for directories, the target for links). Lock files are left out:
 // Repair may create them, as the go command does.
 func snapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
@@ -184,6 +184,12 @@ func snapshot(t *testing.T, root string) map[string]string {
 		case path == root, strings.HasSuffix(rel, ".lock"):
 		case d.IsDir():
 			snap[rel] = "dir"
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			snap[rel] = "link to " + target
 		default:
 			data, err := os.ReadFile(path)
 			if err != nil {
@@ -279,5 +285,5 @@ func (f *fixture) goWorks(t *testing.T) {
 
 // repairOne repairs one fault through Repair, the only entry point.
 func repairOne(c *Cache, ctx context.Context, f Fault) error {
-	return c.Repair(ctx, []Fault{f})[0].Err
+	return c.Repair(ctx, []Fault{f}, RepairOptions{})[0].Err
 }

@@ -262,6 +262,7 @@ var corruptions = []corruption{
 			}
 			fh.WriteString("\nthis is not go\n")
 			fh.Close()
+			os.Chmod(file, 0o444) // bit rot, not an edit: still read-only
 		},
 		want:      []FaultKind{DirModified},
 		wantPaths: func(e *entry) []string { return []string{e.dir} },
@@ -274,6 +275,7 @@ var corruptions = []corruption{
 		corrupt: func(t *testing.T, f *fixture, e *entry) {
 			os.Chmod(e.dir, 0o755)
 			os.Remove(filepath.Join(e.dir, "a.go"))
+			os.Chmod(e.dir, 0o555)
 		},
 		want:      []FaultKind{DirModified},
 		wantPaths: func(e *entry) []string { return []string{e.dir} },

@@ -196,49 +196,105 @@ func checkGoMod(mod module.Version, want string, data []byte) error {
 // then is the zip renamed into place. Since the go command trusts a .zip
 // that has a .ziphash, this is the only check the zip's content gets.
 func (c *Cache) PutZip(ctx context.Context, mod module.Version, want string, dl Download) error {
+	return c.putZip(ctx, mod, want, dl, nil)
+}
+
+// UnpackOptions are the options of PutZipAndUnpack and Extract.
+type UnpackOptions struct {
+	// Writable leaves the tree's directories writable, as the go command's
+	// -modcacherw does; by default they are made read-only.
+	Writable bool
+	// Gate, if set, is called before the work on a zip that is all CPU and
+	// disk (checking, inflating, hashing, writing the tree), and the
+	// function it returns after: the caller bounds with it how many zips
+	// are unpacked at once, apart from how many are downloaded.
+	Gate func(ctx context.Context) (release func(), err error)
+}
+
+// gate runs o.Gate, if any.
+func (o *UnpackOptions) gate(ctx context.Context) (release func(), err error) {
+	if o == nil || o.Gate == nil {
+		return func() {}, nil
+	}
+	return o.Gate(ctx)
+}
+
+// PutZipAndUnpack is PutZip followed by Extract, with each zip inflated
+// once rather than twice: the zip is unpacked into the module's directory
+// while its h1 hash is computed from the bytes written, and the hash is
+// compared with want before anything becomes visible.
+//
+// The go command's own protocol keeps an unverified tree out of sight: the
+// tree is written under the version's lock, at its final place, behind the
+// .partial marker that the go command (and Has, Extract and Verify) read
+// as "not extracted", exactly as the go command's unzip does. Only once the
+// hash matches are the .ziphash, the .zip and then the tree made visible,
+// in the go command's order: .ziphash, rename of the zip, removal of
+// .partial. A zip that fails (a mismatch, a broken zip) leaves no tree and
+// no marker, and is rejected, so that the Download can try another mirror.
+//
+// When the zip is already in the cache, only its tree is made (Extract);
+// when the tree is already complete, only the zip is stored (PutZip).
+func (c *Cache) PutZipAndUnpack(ctx context.Context, mod module.Version, want string, dl Download, opts UnpackOptions) error {
+	return c.putZip(ctx, mod, want, dl, &opts)
+}
+
+// putZip is PutZip, and with unpack PutZipAndUnpack.
+func (c *Cache) putZip(ctx context.Context, mod module.Version, want string, dl Download, unpack *UnpackOptions) error {
 	// A module that fails module.Check can never be unzipped by the go
 	// command; say so now rather than blame the mirrors' zips.
 	if err := module.Check(mod.Path, mod.Version); err != nil {
 		return err
 	}
-	zipfile, err := c.Path(mod, "zip")
-	if err != nil {
-		return err
-	}
-	lockfile, err := c.Path(mod, "lock")
+	e, err := c.entry(mod)
 	if err != nil {
 		return err
 	}
 	if c.Has(mod, Zip, want) {
+		if unpack != nil {
+			return c.Extract(ctx, mod, *unpack)
+		}
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return wrapErr(mod, "downloading zip", err)
 	}
-
-	dir := filepath.Dir(zipfile)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
+	if err := os.MkdirAll(e.vdir, 0o777); err != nil {
 		return fmt.Errorf("%s: creating cache directory: %w", mod, err)
 	}
-	unlock, err := lockedfile.MutexAt(lockfile).Lock()
+	unlock, err := c.lockVersion(ctx, mod)
 	if err != nil {
-		return fmt.Errorf("%s: locking module cache: %w", mod, err)
+		return err
 	}
 	defer unlock()
 
 	// Another process (or the go command) may have finished the zip while
 	// we waited for the lock.
 	if c.Has(mod, Zip, want) {
+		if unpack != nil {
+			return c.extractLocked(ctx, e, *unpack)
+		}
 		return nil
 	}
 	// Leftover temp files belong to writers that died: a live one would
 	// still hold the lock.
-	removeTempFiles(dir, filepath.Base(zipfile))
+	zipBase := filepath.Base(e.zip)
+	removeTempFiles(e.vdir, zipBase)
+	if unpack != nil && e.extracted() {
+		// The tree is complete and go trusts it as it is; only the zip
+		// (or its hash) is missing, as after a lost .ziphash.
+		unpack = nil
+	}
+	if unpack != nil {
+		if err := clearTree(e); err != nil {
+			return fmt.Errorf("%s: removing a partly extracted tree: %w", mod, err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return wrapErr(mod, "downloading zip", err)
 	}
 
-	f, err := tempFile(ctx, dir, filepath.Base(zipfile), 0o666)
+	f, err := tempFile(ctx, e.vdir, zipBase, 0o666)
 	if err != nil {
 		return fmt.Errorf("%s: creating temporary zip: %w", mod, err)
 	}
@@ -250,11 +306,49 @@ func (c *Cache) PutZip(ctx context.Context, mod module.Version, want string, dl 
 		}
 	}()
 
-	var hash string
+	var (
+		hash string
+		tree unpackedTree
+	)
+	if unpack != nil {
+		defer func() {
+			if !committed && removeDir(e.dir) == nil {
+				os.Remove(e.partial)
+			}
+		}()
+	}
 	err = fetch(ctx, mod, Zip, dl, func(body io.Reader) error {
-		h, err := storeZip(mod, want, f, body)
-		hash = h
-		return err
+		if err := receiveZip(mod, f, body); err != nil {
+			return err
+		}
+		if unpack == nil {
+			h, err := checkZip(mod, want, f)
+			hash = h
+			return err
+		}
+		release, err := unpack.gate(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		// The marker goes first, as in the go command's unzip: a crash
+		// from here on leaves a tree that everyone reads as partial.
+		if err := os.WriteFile(e.partial, nil, 0o666); err != nil {
+			return fmt.Errorf("%s: extracting: %w", mod, err)
+		}
+		h, t, err := newUnpacker().unpack(ctx, e.dir, mod, f.Name())
+		if err == nil && want != "" && h != want {
+			err = &HashMismatchError{Mod: mod, Kind: Zip, Want: want, Got: h}
+		}
+		if err != nil {
+			// The next body starts from an empty place.
+			if rmErr := removeDir(e.dir); rmErr != nil {
+				return fmt.Errorf("%w (and removing what it unpacked: %v)", err, rmErr)
+			}
+			return err
+		}
+		hash, tree = h, t
+		return nil
 	})
 	if err != nil {
 		return err
@@ -269,16 +363,25 @@ func (c *Cache) PutZip(ctx context.Context, mod module.Version, want string, dl 
 	// A zip already in place failed Has (bad or mismatched .ziphash).
 	// Remove it before writing the new .ziphash, so that a crash between
 	// the two steps cannot pair the old zip with the new hash.
-	if err := os.Remove(zipfile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(e.zip); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%s: removing stale zip: %w", mod, err)
 	}
-	if err := writeZiphash(zipfile+"hash", hash); err != nil {
+	if err := writeZiphash(e.hash, hash); err != nil {
 		return fmt.Errorf("%s: writing ziphash: %w", mod, err)
 	}
-	if err := os.Rename(f.Name(), zipfile); err != nil {
+	if err := os.Rename(f.Name(), e.zip); err != nil {
 		return fmt.Errorf("%s: committing zip: %w", mod, err)
 	}
 	committed = true
+	if unpack != nil {
+		if err := os.Remove(e.partial); err != nil {
+			// The tree stays partial, which the go command cleans up.
+			return fmt.Errorf("%s: extracting: %w", mod, err)
+		}
+		if !unpack.Writable {
+			tree.makeReadOnly()
+		}
+	}
 	return nil
 }
 
@@ -297,23 +400,46 @@ func FetchZip(ctx context.Context, mod module.Version, want string, dl Download,
 }
 
 // storeZip makes f hold exactly body, then verifies it and returns its h1
-// hash. f is truncated first, since an earlier attempt may have left bytes
-// in it (modfetch.downloadZip does the same between proxies).
+// hash.
 func storeZip(mod module.Version, want string, f *os.File, body io.Reader) (string, error) {
+	if err := receiveZip(mod, f, body); err != nil {
+		return "", err
+	}
+	return checkZip(mod, want, f)
+}
+
+// receiveZip makes f hold exactly body. f is truncated first, since an
+// earlier attempt may have left bytes in it (modfetch.downloadZip does the
+// same between proxies).
+func receiveZip(mod module.Version, f *os.File, body io.Reader) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return "", fmt.Errorf("resetting temporary zip: %w", err)
+		return fmt.Errorf("resetting temporary zip: %w", err)
 	}
 	if err := f.Truncate(0); err != nil {
-		return "", fmt.Errorf("resetting temporary zip: %w", err)
+		return fmt.Errorf("resetting temporary zip: %w", err)
 	}
-	n, err := io.Copy(f, io.LimitReader(body, modzip.MaxZipFile+1))
+	var n int64
+	var err error
+	if wt, ok := body.(io.WriterTo); ok {
+		// The body writes itself into f: a mirrors body fetches a large
+		// zip in ranges at once, each written at its offset. It keeps to
+		// the size limit itself; n is checked below all the same.
+		n, err = wt.WriteTo(f)
+	} else {
+		n, err = io.Copy(f, io.LimitReader(body, modzip.MaxZipFile+1))
+	}
 	if err != nil {
-		return "", fmt.Errorf("receiving zip: %w", err)
+		return fmt.Errorf("receiving zip: %w", err)
 	}
 	if n > modzip.MaxZipFile {
-		return "", &InvalidError{Mod: mod, Kind: Zip,
+		return &InvalidError{Mod: mod, Kind: Zip,
 			Err: fmt.Errorf("zip file too large (more than %d bytes)", int64(modzip.MaxZipFile))}
 	}
+	return nil
+}
+
+// checkZip verifies the zip in f and returns its h1 hash.
+func checkZip(mod module.Version, want string, f *os.File) (string, error) {
 	// CheckZip covers the go command's own prefix check and the rules
 	// modzip.Unzip enforces later; a zip failing it could not be extracted.
 	cf, err := modzip.CheckZip(mod, f.Name())
@@ -363,7 +489,7 @@ func fetch(ctx context.Context, mod module.Version, kind Kind, dl Download, stor
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := store(ctxReader{ctx, body}); err != nil {
+		if err := store(withContext(ctx, body)); err != nil {
 			return err
 		}
 		accepted = true
@@ -379,6 +505,31 @@ func fetch(ctx context.Context, mod module.Version, kind Kind, dl Download, stor
 		return fmt.Errorf("%s: %s: download reported success without an accepted body", mod, op)
 	}
 	return nil
+}
+
+// withContext returns body as a reader that stops at ctx's cancellation.
+// A body that can write itself (io.WriterTo) keeps that ability, so that
+// storeZip can let it write into the temp file at offsets.
+func withContext(ctx context.Context, body io.Reader) io.Reader {
+	r := ctxReader{ctx, body}
+	if wt, ok := body.(io.WriterTo); ok {
+		return ctxWriterTo{r, wt}
+	}
+	return r
+}
+
+// ctxWriterTo is a ctxReader whose body writes itself; it checks ctx
+// before, and the body stops at ctx's cancellation itself.
+type ctxWriterTo struct {
+	ctxReader
+	wt io.WriterTo
+}
+
+func (r ctxWriterTo) WriteTo(w io.Writer) (int64, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.wt.WriteTo(w)
 }
 
 // ctxReader stops reading once ctx is done, so that a cancelled download

@@ -99,7 +99,7 @@ func TestPutZip(t *testing.T) {
 		c := openCache(t)
 		attempts := 0
 		err := c.PutZip(t.Context(), mod, goodSum, mirrors(&attempts, bigger))
-		want := "zip has hash " + biggerSum + ", go.sum has " + goodSum
+		want := "checksum mismatch\n\tdownloaded: " + biggerSum + "\n\tgo.sum:     " + goodSum
 		if err == nil || err.Error() != want {
 			t.Errorf("err = %v, want %q", err, want)
 		}
@@ -354,7 +354,7 @@ func TestPutMod(t *testing.T) {
 		bad := gomod + "// changed\n"
 		attempts := 0
 		err := c.PutMod(t.Context(), mod, want, mirrors(&attempts, []byte(bad)))
-		msg := "mod has hash " + modSum(t, bad) + ", go.sum has " + want
+		msg := "checksum mismatch\n\tdownloaded: " + modSum(t, bad) + "\n\tgo.sum:     " + want
 		if err == nil || err.Error() != msg {
 			t.Errorf("err = %v\nwant %s", err, msg)
 		}

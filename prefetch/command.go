@@ -50,13 +50,13 @@ func ParseCommand(args []string, goflags []string) Command {
 		switch rest[0] {
 		case "download":
 			fl, pos, ok := parseFlags(rest[1:], downloadFlags, goflags, false)
-			if !ok {
+			if !ok || fl["overlay"] != "" {
 				return c
 			}
 			c.Kind, c.Modules, c.Dir = ModDownload, pos, fl["C"]
 		case "tidy":
 			fl, pos, ok := parseFlags(rest[1:], tidyFlags, goflags, false)
-			if !ok || len(pos) > 0 {
+			if !ok || len(pos) > 0 || fl["overlay"] != "" {
 				return c
 			}
 			c.Kind, c.Dir = ModTidy, fl["C"]
@@ -81,7 +81,7 @@ func ParseCommand(args []string, goflags []string) Command {
 	// go run's first argument is the package (or files); the rest are
 	// the program's.
 	fl, pos, ok := parseFlags(rest, known, goflags, sub == "run")
-	if !ok || fl["m"] == "true" || fl["find"] == "true" {
+	if !ok || fl["m"] == "true" || fl["find"] == "true" || fl["overlay"] != "" {
 		return c
 	}
 	if fl["test"] == "true" {

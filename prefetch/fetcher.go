@@ -30,13 +30,17 @@ type Options struct {
 	// Checksums, if set, returns the checksum database's hashes for a module
 	// that go.sum does not list (the zip's and the go.mod's).
 	Checksums func(ctx context.Context, mod module.Version) (zip, gomod string, err error)
+	// SumDB is the name of the checksum database behind Checksums, which
+	// a mismatch with one of its hashes names (go.sum's are named go.sum).
+	SumDB string
 	// Progress, if set, is called for every file as it is planned and as it
 	// is settled. It may be called from several goroutines at once.
 	Progress func(Event)
 	// Extract unpacks the zips the walk fetches into the module cache while
 	// other downloads are still in flight, as the go command would unpack
-	// them after (it finds them ready). ModCacheRW leaves the trees
-	// writable, as the go command's -modcacherw does.
+	// them after (it finds them ready). A zip it downloads is unpacked as
+	// it is verified, in the same pass over its bytes. ModCacheRW leaves
+	// the trees writable, as the go command's -modcacherw does.
 	Extract    bool
 	ModCacheRW bool
 	// Downloading, if set, is called when a zip that is not in the cache
@@ -77,7 +81,7 @@ type Fetcher struct {
 	sums  Sums
 	opts  Options
 	sem   chan struct{}  // bounds the files fetched at once
-	cpu   chan struct{}  // bounds the zips extracted at once
+	cpu   chan struct{}  // bounds the zips unpacked at once
 	wg    sync.WaitGroup // fetches in flight
 
 	mu    sync.Mutex
@@ -164,20 +168,63 @@ func (f *Fetcher) run(c *call, mod module.Version, kind modcache.Kind) {
 	f.report(ev)
 }
 
-// extract unpacks mod's zip, if the Fetcher extracts, with no more at once
-// than there are CPUs. A failure is left for the go command, which
-// extracts the zip itself and says what is wrong.
+// extract unpacks mod's zip, if the Fetcher extracts and the fetch did
+// not unpack it already (a zip that was in the cache), with no more at
+// once than the unpack gate allows. A failure is left for the go command,
+// which extracts the zip itself and says what is wrong.
 func (f *Fetcher) extract(ctx context.Context, mod module.Version) {
 	if !f.opts.Extract {
 		return
 	}
-	select {
-	case f.cpu <- struct{}{}:
-	case <-ctx.Done():
-		return
+	f.cache.Extract(ctx, mod, modcache.UnpackOptions{Writable: f.opts.ModCacheRW, Gate: f.unpackGate(nil)})
+}
+
+// unpackGate returns the gate of the unpacking work: it holds one of the
+// cpu slots while a zip is checked, inflated, hashed and written. A fetch
+// that holds a download slot (net) gives it back while it waits for and
+// does that work, so that the downloads behind it go on; the slot is taken
+// again before the next body, if the mirror walk asks for one.
+func (f *Fetcher) unpackGate(net *slot) func(ctx context.Context) (func(), error) {
+	return func(ctx context.Context) (func(), error) {
+		if net != nil {
+			net.release()
+		}
+		select {
+		case f.cpu <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return func() { <-f.cpu }, nil
 	}
-	defer func() { <-f.cpu }()
-	f.cache.Extract(ctx, mod, f.opts.ModCacheRW)
+}
+
+// slot is one place in a semaphore that its holder can give back early
+// and take again. Its methods are called by one goroutine at a time.
+type slot struct {
+	sem  chan struct{}
+	held bool
+}
+
+// acquire takes the place, unless it is already held.
+func (s *slot) acquire(ctx context.Context) error {
+	if s.held {
+		return nil
+	}
+	select {
+	case s.sem <- struct{}{}:
+		s.held = true
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release gives the place back, if it is held.
+func (s *slot) release() {
+	if s.held {
+		<-s.sem
+		s.held = false
+	}
 }
 
 // Wait waits for every fetch in flight to finish, including those whose
@@ -207,7 +254,7 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 	if f.opts.Private != nil && f.opts.Private(mod.Path) {
 		return ErrLeft
 	}
-	want, ok, err := f.Want(ctx, mod, modcache.Zip)
+	want, source, ok, err := f.want(ctx, mod, modcache.Zip)
 	if err != nil {
 		return err
 	}
@@ -222,7 +269,7 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 	defer func() { <-f.sem }()
 	f.report(Event{Mod: mod, Kind: modcache.Zip, State: Planned})
 	err = modcache.FetchZip(ctx, mod, want, func(store func(io.Reader) error) error {
-		return f.src.Fetch(ctx, mod, string(modcache.Zip), store)
+		return f.src.Fetch(ctx, mod, string(modcache.Zip), modcache.SumSource(source, store))
 	}, tmp)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
@@ -245,11 +292,18 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 // when there is nothing to check against and the go command would insist on
 // one: the file must then be left to the go command.
 func (f *Fetcher) Want(ctx context.Context, mod module.Version, kind modcache.Kind) (want string, ok bool, err error) {
+	want, _, ok, err = f.want(ctx, mod, kind)
+	return want, ok, err
+}
+
+// want is Want, with the source of the hash: "" for go.sum, else the
+// checksum database's name.
+func (f *Fetcher) want(ctx context.Context, mod module.Version, kind modcache.Kind) (want, source string, ok bool, err error) {
 	if kind == modcache.Info {
 		// An .info carries no checksum, and the go command fetches one
 		// (to learn whether the version exists, and its time) before it
 		// looks anything up: no lookup for it here either.
-		return "", true, nil
+		return "", "", true, nil
 	}
 	zip, gomod := f.sums.Zip(mod), f.sums.GoMod(mod)
 	pick := func() string {
@@ -259,19 +313,19 @@ func (f *Fetcher) Want(ctx context.Context, mod module.Version, kind modcache.Ki
 		return zip
 	}
 	if pick() != "" {
-		return pick(), true, nil
+		return pick(), "", true, nil
 	}
 	if f.opts.NoSumCheck != nil && f.opts.NoSumCheck(mod.Path) {
-		return "", true, nil
+		return "", "", true, nil
 	}
 	if f.opts.Checksums == nil {
-		return "", false, nil
+		return "", "", false, nil
 	}
 	zip, gomod, err = f.opts.Checksums(ctx, mod)
 	if err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
-	return pick(), pick() != "", nil
+	return pick(), f.opts.SumDB, pick() != "", nil
 }
 
 func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.Kind) (State, error) {
@@ -281,7 +335,7 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 		}
 		return Left, ErrLeft
 	}
-	want, ok, err := f.Want(ctx, mod, kind)
+	want, source, ok, err := f.want(ctx, mod, kind)
 	if err != nil {
 		return Failed, err
 	}
@@ -295,18 +349,23 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 		return Cached, nil
 	}
 
-	select {
-	case f.sem <- struct{}{}:
-	case <-ctx.Done():
-		return Failed, ctx.Err()
+	net := &slot{sem: f.sem}
+	if err := net.acquire(ctx); err != nil {
+		return Failed, err
 	}
-	defer func() { <-f.sem }()
+	defer net.release()
 
 	if kind == modcache.Zip && f.opts.Downloading != nil {
 		f.opts.Downloading(mod)
 	}
 	dl := func(store func(io.Reader) error) error {
-		return f.src.Fetch(ctx, mod, string(kind), store)
+		return f.src.Fetch(ctx, mod, string(kind), modcache.SumSource(source, func(body io.Reader) error {
+			// An earlier body's unpacking gave the slot back.
+			if err := net.acquire(ctx); err != nil {
+				return err
+			}
+			return store(body)
+		}))
 	}
 	switch kind {
 	case modcache.Info:
@@ -314,7 +373,15 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 	case modcache.Mod:
 		err = f.cache.PutMod(ctx, mod, want, dl)
 	case modcache.Zip:
-		err = f.cache.PutZip(ctx, mod, want, dl)
+		if f.opts.Extract {
+			// Unpacked as it is verified: each zip is inflated once.
+			err = f.cache.PutZipAndUnpack(ctx, mod, want, dl, modcache.UnpackOptions{
+				Writable: f.opts.ModCacheRW,
+				Gate:     f.unpackGate(net),
+			})
+		} else {
+			err = f.cache.PutZip(ctx, mod, want, dl)
+		}
 	}
 	if errors.Is(err, errors.ErrUnsupported) {
 		return Left, ErrLeft

@@ -565,7 +565,7 @@ func (s *memSource) Fetch(ctx context.Context, mod module.Version, file string, 
 	}
 	var zfiles []modzip.File
 	for name, data := range files {
-		zfiles = append(zfiles, memFile{name, data})
+		zfiles = append(zfiles, planFile{name, data})
 	}
 	var buf bytes.Buffer
 	if err := modzip.Create(&buf, mod, zfiles); err != nil {
@@ -582,20 +582,20 @@ func (s *memSource) requests() []string {
 	return slices.Compact(log)
 }
 
-type memFile struct {
+type planFile struct {
 	name string
 	data []byte
 }
 
-func (f memFile) Path() string                 { return f.name }
-func (f memFile) Lstat() (os.FileInfo, error)  { return memInfo{f}, nil }
-func (f memFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }
+func (f planFile) Path() string                 { return f.name }
+func (f planFile) Lstat() (os.FileInfo, error)  { return planInfo{f}, nil }
+func (f planFile) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(f.data)), nil }
 
-type memInfo struct{ f memFile }
+type planInfo struct{ f planFile }
 
-func (i memInfo) Name() string       { return filepath.Base(i.f.name) }
-func (i memInfo) Size() int64        { return int64(len(i.f.data)) }
-func (i memInfo) Mode() os.FileMode  { return 0o644 }
-func (i memInfo) ModTime() time.Time { return time.Time{} }
-func (i memInfo) IsDir() bool        { return false }
-func (i memInfo) Sys() any           { return nil }
+func (i planInfo) Name() string       { return filepath.Base(i.f.name) }
+func (i planInfo) Size() int64        { return int64(len(i.f.data)) }
+func (i planInfo) Mode() os.FileMode  { return 0o644 }
+func (i planInfo) ModTime() time.Time { return time.Time{} }
+func (i planInfo) IsDir() bool        { return false }
+func (i planInfo) Sys() any           { return nil }

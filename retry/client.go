@@ -65,7 +65,10 @@ func (p Policy) Client(logger *slog.Logger) *http.Client {
 // [*GiveUpError] with their count.
 //
 // Redirects from https to http are refused, as the go command refuses them.
-// logger, if not nil, gets a debug line per attempt and retry.
+// logger, if not nil, gets a debug line per retry, in gomodx's own words;
+// go-retryablehttp itself is given no logger, so that nothing it would
+// print (its "request failed" lines, with their own format and levels)
+// reaches the user.
 func (p Policy) ClientFor(rt http.RoundTripper, logger *slog.Logger) *http.Client {
 	rc := &retryablehttp.Client{
 		HTTPClient: &http.Client{
@@ -79,11 +82,11 @@ func (p Policy) ClientFor(rt http.RoundTripper, logger *slog.Logger) *http.Clien
 		Backoff: func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
 			return p.wait(attempt, resp)
 		},
-		ErrorHandler:   giveUp,
-		RequestLogHook: reportRetry,
-	}
-	if logger != nil {
-		rc.Logger = logger // a nil *slog.Logger in the interface would be called
+		ErrorHandler: giveUp,
+		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, n int) {
+			reportRetry(logger, req, n)
+		},
+		// Logger stays nil: retryablehttp then logs nothing.
 	}
 	return &http.Client{Transport: &stateTransport{next: &retryablehttp.RoundTripper{Client: rc}}}
 }
@@ -120,12 +123,21 @@ func (p Policy) checkRetry(ctx context.Context, resp *http.Response, err error) 
 }
 
 // reportRetry is the retryablehttp.RequestLogHook of [Policy.ClientFor]: it
-// calls the request's [OnRetry] function before each retry.
-func reportRetry(_ retryablehttp.Logger, req *http.Request, n int) {
+// calls the request's [OnRetry] function before each retry, and logs the
+// retry to logger, if not nil.
+func reportRetry(logger *slog.Logger, req *http.Request, n int) {
 	if n == 0 {
 		return
 	}
-	if st := stateFrom(req.Context()); st != nil && st.hook != nil {
+	st := stateFrom(req.Context())
+	if logger != nil {
+		var cause error
+		if st != nil {
+			cause = st.last
+		}
+		logger.Debug("retrying", "url", req.URL.Redacted(), "attempt", n+1, "error", cause)
+	}
+	if st != nil && st.hook != nil {
 		st.hook(n+1, st.last)
 	}
 }

@@ -46,7 +46,7 @@ type HandOver struct {
 // heal) and go runs once more. It returns go's exit status; err is for a
 // go that could not run at all.
 func (g *Go) HandOver(ctx context.Context, args []string, h HandOver) (int, error) {
-	ep, err := loopback.Serve(h.Fetch, h.Mirrors, h.Env.Private, h.Log)
+	ep, err := loopback.Serve(h.Fetch, h.Mirrors, loopback.Options{Private: h.Env.Private, Shown: h.Env.Proxy.First(), Log: h.Log})
 	if err != nil {
 		return 1, err
 	}
@@ -56,14 +56,14 @@ func (g *Go) HandOver(ctx context.Context, args []string, h HandOver) (int, erro
 	if h.Started != nil {
 		h.Started()
 	}
-	// -C is already in args: go changes directory itself.
 	tail := heal.NewTail(64 << 10)
-	code, err := child.Run(ctx, "", h.Stdout, io.MultiWriter(h.Stderr, tail), args...)
+	code, err := runRewritten(ctx, &child, ep, args, h.Stdout, io.MultiWriter(h.Stderr, tail))
 	if err != nil || code == 0 || ctx.Err() != nil {
 		return code, err
 	}
 	sumdbDir, _ := h.Env.SumdbDir()
-	healer := &heal.Healer{Fetch: h.Fetch, Project: h.Project, Sums: h.Sums, SumdbDir: sumdbDir, Log: h.Log}
+	healer := &heal.Healer{Fetch: h.Fetch, Project: h.Project, Sums: h.Sums, SumdbDir: sumdbDir, Log: h.Log,
+		ModCacheRW: h.Env.Flags.ModCacheRW || goenv.DecodeFlags(args).ModCacheRW}
 	repairs, err := healer.Heal(ctx, heal.Diagnose(tail.String(), h.Env.GOMODCACHE, h.Dir))
 	for _, r := range repairs {
 		if h.Repaired != nil {
@@ -77,5 +77,15 @@ func (g *Go) HandOver(ctx context.Context, args []string, h HandOver) (int, erro
 		return code, nil
 	}
 	fmt.Fprintf(h.Stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
-	return child.Run(ctx, "", h.Stdout, h.Stderr, args...)
+	return runRewritten(ctx, &child, ep, args, h.Stdout, h.Stderr)
+}
+
+// runRewritten runs go with args, its output passed on with the loopback
+// proxy's URLs replaced by the user's mirrors (loopback.Endpoint.Rewrite).
+// -C is already in args: go changes directory itself.
+func runRewritten(ctx context.Context, g *Go, ep *loopback.Endpoint, args []string, stdout, stderr io.Writer) (int, error) {
+	o, e := ep.Rewrite(stdout), ep.Rewrite(stderr)
+	defer o.Flush()
+	defer e.Flush()
+	return g.Run(ctx, "", o, e, args...)
 }

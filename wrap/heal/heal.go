@@ -162,6 +162,10 @@ type Healer struct {
 	Sums     prefetch.Sums     // the project's go.sum lines
 	SumdbDir string            // $GOPATH/pkg/sumdb, "" if unknown
 	Log      *slog.Logger      // why nothing was repaired; nil discards
+	// ModCacheRW says -modcacherw is in effect for the go command (its
+	// flag, or GOFLAGS): an extracted tree that differs from its module
+	// may then be someone's work in progress, and is never removed.
+	ModCacheRW bool
 }
 
 // Repair is one fault fixed.
@@ -181,8 +185,10 @@ func (r Repair) String() string {
 }
 
 // Heal checks the entries d blames by re-hashing them on disk (go's own
-// labels can come out swapped), repairs exactly the faulty ones and
-// fetches them again. It returns the repairs made; none means the cache
+// labels can come out swapped; a compile error in a module's tree says
+// nothing by itself), repairs exactly the faulty ones and fetches them
+// again. An extracted tree that may hold someone's edits is never
+// removed: the error names it and what differs. It returns the repairs made; none means the cache
 // was not at fault, or d blames something else (logged), and go's
 // failure stands as it is. When a fresh copy from the mirrors does not
 // match go.sum either, the cache was not the problem: the error says so,
@@ -218,10 +224,15 @@ func (h *Healer) Heal(ctx context.Context, d Diagnosis) ([]Repair, error) {
 
 	var repairs []Repair
 	var errs []error
-	for _, r := range cache.Repair(ctx, faults) {
+	// A tree that may hold someone's edits is kept (Repair says so with a
+	// *modcache.KeptError): go's compile error in it is theirs to fix.
+	for _, r := range cache.Repair(ctx, faults, modcache.RepairOptions{ModCacheRW: h.ModCacheRW}) {
 		if r.Err != nil {
 			errs = append(errs, r.Err)
 			continue
+		}
+		if !r.Done {
+			continue // fixed meanwhile by someone else: nothing to report
 		}
 		rep := Repair{Fault: r.Fault}
 		if kind, ok := refetchKind(r.Fault); ok && r.Fault.Mod.Path != "" {

@@ -19,10 +19,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
 
+	"github.com/gomodx/gomodx/mirrors"
 	"github.com/gomodx/gomodx/modcache"
 	"github.com/gomodx/gomodx/prefetch"
 )
@@ -49,29 +51,49 @@ type Endpoint struct {
 	fetch   *prefetch.Fetcher
 	up      Upstream
 	private func(path string) bool
+	shown   string
 	log     *slog.Logger
 	srv     *http.Server
 	done    chan struct{}
+
+	mu     sync.Mutex
+	answer map[string]string // request path → the mirror whose answer the go command got
 }
 
-// Serve starts an Endpoint; Close stops it. private reports the module
-// paths (GONOPROXY, GOPRIVATE) that must never reach a mirror: the go
-// command does not ask a proxy for them, and the Endpoint refuses them all
-// the same.
-func Serve(f *prefetch.Fetcher, up Upstream, private func(path string) bool, log *slog.Logger) (*Endpoint, error) {
+// Options configures an Endpoint.
+type Options struct {
+	// Private reports the module paths (GONOPROXY, GOPRIVATE) that must
+	// never reach a mirror: the go command does not ask a proxy for
+	// them, and the Endpoint refuses them all the same.
+	Private func(path string) bool
+	// Shown is the mirror the go command's messages name in the
+	// Endpoint's stead (see [Endpoint.Rewrite]) where no mirror's answer
+	// says otherwise: GOPROXY's first mirror.
+	Shown string
+	Log   *slog.Logger // nil discards
+}
+
+// Serve starts an Endpoint; Close stops it.
+func Serve(f *prefetch.Fetcher, up Upstream, opts Options) (*Endpoint, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("starting the loopback proxy: %w", err)
 	}
 	var b [16]byte
 	rand.Read(b[:])
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	e := &Endpoint{
 		secret:  hex.EncodeToString(b[:]),
 		fetch:   f,
 		up:      up,
-		private: private,
+		private: opts.Private,
+		shown:   opts.Shown,
 		log:     log,
 		done:    make(chan struct{}),
+		answer:  map[string]string{},
 	}
 	e.URL = "http://" + ln.Addr().String() + "/" + e.secret
 	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
@@ -98,6 +120,12 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if !protocolPath(rest) {
+		// Only the GOPROXY protocol is passed on: nothing outside a
+		// mirror's base path, whatever dots or escapes the path holds.
+		http.NotFound(w, r)
 		return
 	}
 	if path, ok := modulePath(rest); ok && e.private != nil && e.private(path) {
@@ -159,12 +187,12 @@ func (e *Endpoint) serveFile(w http.ResponseWriter, r *http.Request, rest string
 	case prefetch.Fetched, prefetch.Cached:
 		file, err := e.fetch.Cache().Path(mod, string(kind))
 		if err != nil {
-			e.fail(w, err)
+			e.fail(w, rest, err)
 			return
 		}
 		f, err := os.Open(file)
 		if err != nil {
-			e.fail(w, err)
+			e.fail(w, rest, err)
 			return
 		}
 		defer f.Close()
@@ -174,8 +202,31 @@ func (e *Endpoint) serveFile(w http.ResponseWriter, r *http.Request, rest string
 		// uncached; the go command checks it against the checksum database.
 		e.forward(w, r, rest)
 	default:
-		e.fail(w, err)
+		if unverified(err) {
+			// gomodx cannot vouch for the bytes: the go command gets the
+			// mirror's answer, uncached, checks it itself and says what
+			// is wrong in its own words.
+			e.forward(w, r, rest)
+			return
+		}
+		e.fail(w, rest, err)
 	}
+}
+
+// unverified reports whether a fetch failed for want of bytes that verify
+// (they did not match go.sum or the checksum database, or the database
+// could not be asked), rather than for want of an answer from the mirrors.
+func unverified(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var merr *mirrors.Error
+	if !errors.As(err, &merr) {
+		return true
+	}
+	var rej mirrors.Rejection
+	v := merr.Verdict()
+	return !v.NotFound && errors.As(v.Err, &rej) && rej.Rejected()
 }
 
 // serveZip answers a zip request. The go command asks for a zip while it
@@ -196,16 +247,16 @@ func (e *Endpoint) serveZip(w http.ResponseWriter, r *http.Request, rest string,
 	}
 	tmp, err := os.CreateTemp("", "gomodx-zip-*")
 	if err != nil {
-		e.fail(w, err)
+		e.fail(w, rest, err)
 		return
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	switch err := e.fetch.ZipTo(r.Context(), mod, tmp); {
-	case errors.Is(err, prefetch.ErrLeft):
+	case errors.Is(err, prefetch.ErrLeft), err != nil && unverified(err):
 		e.forward(w, r, rest) // go checks it against the checksum database
 	case err != nil:
-		e.fail(w, err)
+		e.fail(w, rest, err)
 	default:
 		http.ServeContent(w, r, "", time.Time{}, tmp)
 	}
@@ -216,7 +267,7 @@ func (e *Endpoint) serveZip(w http.ResponseWriter, r *http.Request, rest string,
 func (e *Endpoint) forward(w http.ResponseWriter, r *http.Request, rest string) {
 	tmp, err := os.CreateTemp("", "gomodx-proxy-*")
 	if err != nil {
-		e.fail(w, err)
+		e.fail(w, rest, err)
 		return
 	}
 	defer os.Remove(tmp.Name())
@@ -232,21 +283,138 @@ func (e *Endpoint) forward(w http.ResponseWriter, r *http.Request, rest string) 
 		return err
 	})
 	if err != nil {
-		e.fail(w, err)
+		e.fail(w, rest, err)
 		return
 	}
 	http.ServeContent(w, r, "", time.Time{}, tmp)
 }
 
-// fail answers with the status that makes the go command do what it would
-// have done talking to the mirrors itself: 404 when every mirror said not
-// found (so it falls through to the next GOPROXY entry, e.g. direct), 502
-// otherwise, with gomodx's explanation as the body, which go prints.
-func (e *Endpoint) fail(w http.ResponseWriter, err error) {
-	e.log.Debug("loopback proxy", "error", err)
-	code := http.StatusBadGateway
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errors.ErrUnsupported) {
+// fail answers the go command as the user's GOPROXY would have: a 404
+// when the walk went past every mirror as GOPROXY allows (so go moves on
+// to "direct" or "off" after it, or reports not-found), else the status
+// and explanation of the failure go would have reported, as the mirror
+// gave them; 502 with gomodx's explanation for a failure that has no
+// status (an unreachable mirror) or is gomodx's own. The mirror is
+// remembered for rest, for the go command's messages (see Rewrite).
+func (e *Endpoint) fail(w http.ResponseWriter, rest string, err error) {
+	e.log.Debug("loopback proxy", "path", rest, "error", err)
+	code, body := http.StatusBadGateway, "gomodx: "+err.Error()
+	var merr *mirrors.Error
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !errors.As(err, &merr), errors.Is(err, errors.ErrUnsupported):
 		code = http.StatusNotFound
+	case errors.As(err, &merr):
+		v := merr.Verdict()
+		if v.Mirror != "" {
+			e.mu.Lock()
+			e.answer[rest] = v.Mirror
+			e.mu.Unlock()
+		}
+		switch {
+		case v.NotFound && (v.Status == http.StatusNotFound || v.Status == http.StatusGone):
+			code, body = v.Status, v.Body
+		case v.NotFound:
+			code, body = http.StatusNotFound, "not found"
+		case v.Status >= 400:
+			code, body = v.Status, v.Body
+		default:
+			body = "gomodx: " + v.Mirror + ": " + v.Err.Error()
+		}
 	}
-	http.Error(w, "gomodx: "+err.Error(), code)
+	if body != "" && !strings.HasSuffix(body, "\n") {
+		body += "\n"
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	io.WriteString(w, body)
+}
+
+// protocolPath reports whether rest (a request path below the secret) is
+// one of the GOPROXY protocol: <module>/@v/list, <module>/@v/<version>.info
+// (.mod, .zip), <module>/@latest, or sumdb/<name>/supported, lookup/... or
+// tile/..., with a module path and version that unescape, and no empty,
+// "." or ".." element anywhere.
+func protocolPath(rest string) bool {
+	if strings.ContainsAny(rest, "\\\x00") {
+		return false
+	}
+	for _, elem := range strings.Split(rest, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+	}
+	if db, ok := strings.CutPrefix(rest, "sumdb/"); ok {
+		return sumdbPath(db)
+	}
+	enc, file, ok := strings.Cut(rest, "/@v/")
+	if !ok {
+		enc, ok = strings.CutSuffix(rest, "/@latest")
+		if !ok {
+			return false
+		}
+		file = ""
+	}
+	if _, err := module.UnescapePath(enc); err != nil {
+		return false
+	}
+	if file == "" || file == "list" {
+		return true
+	}
+	dot := strings.LastIndex(file, ".")
+	if dot < 0 || strings.Contains(file, "/") {
+		return false
+	}
+	switch file[dot+1:] {
+	case "info", "mod", "zip":
+	default:
+		return false
+	}
+	_, err := module.UnescapeVersion(file[:dot])
+	return err == nil
+}
+
+// sumdbPath reports whether db ("<name>/supported", "<name>/lookup/<path>@<version>",
+// "<name>/tile/...") is a request of the checksum database protocol. A
+// database's name may hold slashes ("example.com/sumdb").
+func sumdbPath(db string) bool {
+	switch {
+	case strings.HasSuffix(db, "/supported"):
+		return validName(strings.TrimSuffix(db, "/supported"))
+	case strings.Contains(db, "/lookup/"):
+		name, target, _ := strings.Cut(db, "/lookup/")
+		at := strings.LastIndex(target, "@")
+		if at < 0 || !validName(name) {
+			return false
+		}
+		_, err1 := module.UnescapePath(target[:at])
+		_, err2 := module.UnescapeVersion(target[at+1:])
+		return err1 == nil && err2 == nil
+	case strings.Contains(db, "/tile/"):
+		name, tile, _ := strings.Cut(db, "/tile/")
+		if !validName(name) {
+			return false
+		}
+		for _, c := range tile {
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '.' || c == '/') {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// validName reports whether a checksum database's name is a host with an
+// optional path, as GOSUMDB allows.
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == '/' || c == ':') {
+			return false
+		}
+	}
+	return true
 }

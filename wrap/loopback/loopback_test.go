@@ -1,6 +1,7 @@
 package loopback
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,7 +9,9 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,12 +23,14 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
+	"github.com/gomodx/gomodx/mirrors"
 	"github.com/gomodx/gomodx/modcache"
 	"github.com/gomodx/gomodx/prefetch"
+	"github.com/gomodx/gomodx/retry"
 )
 
 // fakeMirrors serves protocol files from memory and records what it was
-// asked for. Paths under broken/ fail with a 502.
+// asked for. Paths under example.com/broken/ fail with a 502.
 type fakeMirrors struct {
 	files map[string][]byte // path relative to a mirror's root → body
 	mu    sync.Mutex
@@ -36,7 +41,7 @@ func (m *fakeMirrors) Get(ctx context.Context, path string, store func(io.Reader
 	m.mu.Lock()
 	m.asked = append(m.asked, path)
 	m.mu.Unlock()
-	if strings.HasPrefix(path, "broken/") {
+	if strings.HasPrefix(path, "example.com/broken/") {
 		return errors.New(path + ": 502 Bad Gateway")
 	}
 	body, ok := m.files[path]
@@ -119,7 +124,7 @@ func serve(t *testing.T, files map[string][]byte, sums prefetch.Sums) (*Endpoint
 	}
 	f := prefetch.NewFetcher(t.Context(), cache, m, sums, prefetch.Options{})
 	private := func(path string) bool { return strings.HasPrefix(path, "corp.example.com/") }
-	ep, err := Serve(f, m, private, slog.New(slog.DiscardHandler))
+	ep, err := Serve(f, m, Options{Private: private, Shown: "https://mirror.example", Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,14 +178,20 @@ func TestEndpointServesVerifiedFilesFromTheCache(t *testing.T) {
 	}
 }
 
-func TestEndpointRefusesAZipThatDoesNotMatchGoSum(t *testing.T) {
+// A zip that does not match go.sum is never cached; the go command gets
+// the mirror's bytes as they are, to check them itself and refuse them in
+// its own words (its SECURITY ERROR).
+func TestEndpointPassesOnAZipThatDoesNotMatchGoSum(t *testing.T) {
 	files, sums := moduleA(t)
 	mod := module.Version{Path: "example.com/a", Version: "v1.0.0"}
 	sums[mod] = "h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
-	ep, _, _ := serve(t, files, sums)
+	ep, _, cache := serve(t, files, sums)
 	code, body := get(t, ep.URL+"/example.com/a/@v/v1.0.0.zip")
-	if code != http.StatusBadGateway || !strings.Contains(body, "go.sum has h1:AAAA") {
-		t.Errorf("mismatched zip: %d %q, want 502 naming the go.sum hash", code, body)
+	if code != http.StatusOK || body != string(files["example.com/a/@v/v1.0.0.zip"]) {
+		t.Errorf("mismatched zip: %d, want 200 with the mirror's bytes", code)
+	}
+	if cache.Has(mod, modcache.Zip, "") {
+		t.Error("a zip that does not match go.sum was cached")
 	}
 }
 
@@ -214,7 +225,7 @@ func TestEndpointErrors(t *testing.T) {
 		t.Errorf("not found: %d %q", code, body)
 	}
 	// Any other failure: 502 with the reason, which go prints.
-	if code, body := get(t, ep.URL+"/broken/@v/list"); code != 502 || !strings.Contains(body, "502 Bad Gateway") {
+	if code, body := get(t, ep.URL+"/example.com/broken/@v/list"); code != 502 || !strings.Contains(body, "502 Bad Gateway") {
 		t.Errorf("mirror failure: %d %q", code, body)
 	}
 	// A private module never reaches a mirror, whatever is asked.
@@ -238,5 +249,131 @@ func TestEndpointErrors(t *testing.T) {
 	}
 	if len(m.requests()) != before {
 		t.Error("a request without the secret reached the mirrors")
+	}
+}
+
+// Only paths of the GOPROXY protocol are passed on: nothing that leaves a
+// mirror's base path, however it is spelled.
+func TestEndpointRefusesPathsOutsideTheProtocol(t *testing.T) {
+	files, sums := moduleA(t)
+	ep, m, _ := serve(t, files, sums)
+	base := strings.TrimPrefix(ep.URL, "http://")
+	host, secret, _ := strings.Cut(base, "/")
+	for _, path := range []string{
+		"/../../x",
+		"/%2e%2e/%2e%2e/x",
+		"/%2E%2E/admin",
+		"/sumdb/../../admin",
+		"/sumdb/sum.golang.org/../../admin",
+		"/sumdb/sum.golang.org/lookup/../../../etc",
+		"/example.com/a/@v/../../../../x.zip",
+		"/example.com/a/@v/v1.0.0.exe",
+		"/example.com/a/@v/list/extra",
+		"/example.com//a/@v/list",
+		"/./example.com/a/@v/list",
+		"/example.com%2fa/@v/list/..",
+		"/admin",
+	} {
+		// Sent as written: no client-side cleaning of the path.
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET /%s%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", secret, path, host)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+	if got := m.requests(); len(got) != 0 {
+		t.Errorf("paths outside the protocol reached the mirrors: %q", got)
+	}
+	for _, path := range []string{
+		"example.com/a/@v/list", "example.com/a/@latest", "example.com/a/@v/master.info",
+		"example.com/!upper/@v/v1.0.0.mod", "sumdb/sum.golang.org/supported",
+		"sumdb/sum.golang.org/lookup/example.com/a@v1.0.0", "sumdb/sum.golang.org/tile/8/0/x001/234.p/5",
+		"sumdb/localhost.localdev/sumdb/supported",
+	} {
+		if !protocolPath(path) {
+			t.Errorf("protocolPath(%q) = false, want true", path)
+		}
+	}
+}
+
+// The go command gets the answer the user's GOPROXY would have given:
+// the status and explanation of the mirror that decided, a 404 when the
+// walk went past every mirror (so go moves on to direct or off).
+func TestEndpointAnswersAsGOPROXYWould(t *testing.T) {
+	notFound := &retry.StatusError{Code: 404, Status: "404 Not Found", Body: "404 page not found"}
+	forbidden := &retry.StatusError{Code: 403, Status: "403 Forbidden", Body: "no access"}
+	unreachable := errors.New("dial tcp: lookup goproxy.cn: no such host")
+	tests := []struct {
+		name     string
+		attempts []mirrors.Attempt
+		code     int
+		body     string
+		shown    string
+	}{
+		{"an unreachable mirror, then a 404, then direct: on to direct",
+			[]mirrors.Attempt{{Mirror: "https://goproxy.cn", Err: unreachable, Named: true}, {Mirror: "https://proxy.golang.org", Err: notFound, Named: true}, {Mirror: "direct", Err: mirrors.ErrDirect}},
+			404, "", ""},
+		{"a 404 at the end of GOPROXY: the mirror's own 404",
+			[]mirrors.Attempt{{Mirror: "https://proxy.golang.org", Err: notFound, Named: true}},
+			404, "404 page not found\n", "https://proxy.golang.org"},
+		{"a 403 stops at ',': the mirror's 403",
+			[]mirrors.Attempt{{Mirror: "https://corp.example", Err: forbidden, Named: true}},
+			403, "no access\n", "https://corp.example"},
+		{"an unreachable mirror and a 404 from a built-in one: go would report the unreachable one",
+			[]mirrors.Attempt{{Mirror: "https://goproxy.cn", Err: unreachable, Named: true}, {Mirror: "https://goproxy.io", Err: notFound}},
+			502, "gomodx: https://goproxy.cn: dial tcp: lookup goproxy.cn: no such host\n", "https://goproxy.cn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ep := &Endpoint{log: slog.New(slog.DiscardHandler), answer: map[string]string{}, shown: "https://first.example"}
+			rec := httptest.NewRecorder()
+			ep.fail(rec, "example.com/x/@v/list", &mirrors.Error{File: "example.com/x/@v/list", Attempts: tt.attempts})
+			if rec.Code != tt.code || (tt.body != "" && rec.Body.String() != tt.body) {
+				t.Errorf("answer %d %q, want %d %q", rec.Code, rec.Body.String(), tt.code, tt.body)
+			}
+			want := tt.shown
+			if want == "" {
+				want = "https://first.example"
+			}
+			if got := ep.shownFor("example.com/x/@v/list"); got != want {
+				t.Errorf("go's messages name %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// go's output names the user's mirror where it would have named the
+// loopback proxy, however the output is cut into writes.
+func TestRewrite(t *testing.T) {
+	ep := &Endpoint{URL: "http://127.0.0.1:4242/0123abcd", shown: "https://proxy.golang.org", answer: map[string]string{
+		"example.com/x/@v/list": "https://corp.example",
+	}}
+	in := "go: example.com/x@latest: reading http://127.0.0.1:4242/0123abcd/example.com/x/@v/list: 404 Not Found\n" +
+		"# get http://127.0.0.1:4242/0123abcd/rsc.io/quote/@v/v1.5.2.mod: 200 OK (0.001s)\n" +
+		"\"Error\": \"reading http://127.0.0.1:4242/0123abcd/example.com/y/@v/v1.0.0.info: 410 Gone\"\n" +
+		"http://127.0.0.1:4242/0123abcd"
+	want := "go: example.com/x@latest: reading https://corp.example/example.com/x/@v/list: 404 Not Found\n" +
+		"# get https://proxy.golang.org/rsc.io/quote/@v/v1.5.2.mod: 200 OK (0.001s)\n" +
+		"\"Error\": \"reading https://proxy.golang.org/example.com/y/@v/v1.0.0.info: 410 Gone\"\n" +
+		"https://proxy.golang.org"
+	for _, size := range []int{1, 2, 3, 7, 31, len(in)} {
+		var out bytes.Buffer
+		w := ep.Rewrite(&out)
+		for i := 0; i < len(in); i += size {
+			w.Write([]byte(in[i:min(i+size, len(in))]))
+		}
+		w.Flush()
+		if out.String() != want {
+			t.Errorf("writes of %d bytes:\n%s\nwant:\n%s", size, out.String(), want)
+		}
 	}
 }
