@@ -34,7 +34,10 @@ import (
 //	go test -run '^$' -bench ToolchainSwitch -benchtime 3x .
 //
 // Each round reports go-s/op and gomodx-s/op; a tool that fails (go after
-// a reset mid-file) is counted in go-fail/op or gomodx-fail/op.
+// a reset mid-file) is counted in go-fail/op or gomodx-fail/op. The rate
+// limit is per connection, as on a long, lossy link where one connection
+// carries far less than the link; a mirror that serves byte ranges lets
+// gomodx use several (see package mirrors).
 func BenchmarkToolchainSwitch(b *testing.B) {
 	if runtime.GOOS == "windows" {
 		b.Skip("the fake toolchain is a shell script")
@@ -62,17 +65,19 @@ func BenchmarkToolchainSwitch(b *testing.B) {
 	os.WriteFile(filepath.Join(proj, "go.mod"), []byte("module example.com/m\n\ngo 1.999\n"), 0o666)
 
 	for _, sc := range []struct {
-		name   string
-		rtt    time.Duration
-		rate   int64 // bytes a second; 0 for no limit
-		resets int   // bodies cut at half, per round
+		name     string
+		rtt      time.Duration
+		rate     int64 // bytes a second on each connection; 0 for no limit
+		resets   int   // responses cut after 4 MB, per round
+		noRanges bool  // the mirror serves no byte ranges
 	}{
 		{name: "loopback"},
+		{name: "rtt=150ms,20MB/s,no-ranges", rtt: 150 * time.Millisecond, rate: 20 << 20, noRanges: true},
 		{name: "rtt=150ms,20MB/s", rtt: 150 * time.Millisecond, rate: 20 << 20},
 		{name: "rtt=150ms,20MB/s,reset", rtt: 150 * time.Millisecond, rate: 20 << 20, resets: 1},
 	} {
 		b.Run(sc.name, func(b *testing.B) {
-			m := &benchMirror{zip: zipFile, sumdb: sumdb, rtt: sc.rtt, rate: sc.rate}
+			m := &benchMirror{zip: zipFile, sumdb: sumdb, rtt: sc.rtt, rate: sc.rate, noRanges: sc.noRanges}
 			srv := httptest.NewServer(m)
 			defer srv.Close()
 			var elapsed [2]time.Duration
@@ -177,15 +182,17 @@ func writeBigToolchain(b *testing.B, mod module.Version, file string, size int) 
 	return h
 }
 
-// benchMirror serves one zip under /mod/ and a checksum database under
-// /mod/sumdb/sum.bench.test/, each response after rtt, zips at rate bytes
-// a second, cutting the next resets zip bodies at half.
+// benchMirror serves one zip under /mod/, in byte ranges unless noRanges,
+// and a checksum database under /mod/sumdb/sum.bench.test/: each response
+// after rtt, zip bytes at rate on each connection, the next resets zip
+// responses cut after 4 MB.
 type benchMirror struct {
-	zip    string
-	sumdb  http.Handler
-	rtt    time.Duration
-	rate   int64
-	resets atomic.Int64
+	zip      string
+	sumdb    http.Handler
+	rtt      time.Duration
+	rate     int64
+	noRanges bool
+	resets   atomic.Int64
 }
 
 func (m *benchMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -212,39 +219,55 @@ func (m *benchMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer f.Close()
 	fi, _ := f.Stat()
-	w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
-	limit := fi.Size()
-	cut := m.resets.Add(-1) >= 0
-	if cut {
-		limit /= 2
+	lw := &slowWriter{ResponseWriter: w, rate: m.rate, cutAfter: -1, next: time.Now()}
+	if m.resets.Add(-1) >= 0 {
+		// Early, so that it falls inside the first of several ranges too.
+		lw.cutAfter = 4 << 20
 	}
-	// Each chunk takes its time at the rate, counted from when the last
-	// one was due, or at most 20ms before now: a client that stops reading
-	// does not get a burst to catch up with afterwards, as on a real link,
-	// while the sleeps' own overshoot is made up.
-	next := time.Now()
-	var sent int64
-	buf := make([]byte, 64<<10)
-	for sent < limit {
-		n, err := f.Read(buf[:min(int64(len(buf)), limit-sent)])
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				return
-			}
-			sent += int64(n)
-			if m.rate > 0 {
-				next = later(next, time.Now().Add(-20*time.Millisecond)).Add(time.Duration(float64(n) / float64(m.rate) * float64(time.Second)))
-				time.Sleep(time.Until(next))
-			}
+	if m.noRanges {
+		w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
+		io.Copy(lw, f)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	http.ServeContent(lw, r, "", fi.ModTime(), f)
+}
+
+// slowWriter writes a response at rate bytes a second, in chunks, and
+// aborts the connection after cutAfter bytes (unless negative). Each chunk
+// takes its time counted from when the last one was due, or at most 20ms
+// before now: a client that stops reading gets no burst to catch up with
+// afterwards, as on a real link, while the sleeps' own overshoot is made up.
+type slowWriter struct {
+	http.ResponseWriter
+	rate     int64
+	cutAfter int64
+	written  int64
+	next     time.Time
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		chunk := p[:min(len(p), 64<<10)]
+		if w.cutAfter >= 0 && w.written+int64(len(chunk)) > w.cutAfter {
+			w.ResponseWriter.Write(chunk[:w.cutAfter-w.written])
+			w.ResponseWriter.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
 		}
+		k, err := w.ResponseWriter.Write(chunk)
+		n += k
+		w.written += int64(k)
 		if err != nil {
-			break
+			return n, err
+		}
+		p = p[k:]
+		if w.rate > 0 {
+			w.next = later(w.next, time.Now().Add(-20*time.Millisecond)).Add(time.Duration(float64(k) / float64(w.rate) * float64(time.Second)))
+			time.Sleep(time.Until(w.next))
 		}
 	}
-	if cut {
-		w.(http.Flusher).Flush()
-		panic(http.ErrAbortHandler)
-	}
+	return n, nil
 }
 
 func later(a, b time.Time) time.Time {

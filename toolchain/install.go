@@ -46,14 +46,13 @@ type Options struct {
 //
 //   - the zip is fetched through opts.Fetch and verified against the
 //     checksum database (asked once a mirror answers with the zip, as go
-//     asks once it has downloaded it), then committed with its .ziphash
-//     under the version's lock (modcache.PutZip): bytes that do not verify
-//     never enter the cache, and the mirror that served them is passed
-//     over for the next interchangeable one;
-//   - the zip is unpacked into <GOMODCACHE>/golang.org/toolchain@<version>
-//     with read-only directories (modcache.Extract): the go command
-//     unpacks a toolchain before it reads GOFLAGS, so -modcacherw does not
-//     apply;
+//     asks once it has downloaded it), and unpacked as it is hashed into
+//     <GOMODCACHE>/golang.org/toolchain@<version>, then committed with
+//     its .ziphash under the version's lock (modcache.PutZipAndUnpack):
+//     bytes that do not verify never enter the cache, and the mirror that
+//     served them is passed over for the next interchangeable one;
+//   - the tree's directories are read-only: the go command unpacks a
+//     toolchain before it reads GOFLAGS, so -modcacherw does not apply;
 //   - the files that go makes executable on first use are made so
 //     (pkg/tool, lib/go_*_*_exec, bin), bin/go last.
 //
@@ -96,7 +95,9 @@ func Install(ctx context.Context, mod module.Version, opts Options) (err error) 
 	}
 
 	if !unpacked(opts.Cache, mod) {
-		if err := opts.Cache.Extract(ctx, mod, false); err != nil {
+		// The go command unpacks a toolchain before it reads GOFLAGS:
+		// -modcacherw does not apply.
+		if err := opts.Cache.Extract(ctx, mod, modcache.UnpackOptions{}); err != nil {
 			return err
 		}
 	}
@@ -138,38 +139,18 @@ func fetchZip(ctx context.Context, mod module.Version, opts Options) error {
 		if lookupErr != nil {
 			return lookupErr // not the mirror's fault: the walk stops here
 		}
-		err := opts.Cache.PutZip(ctx, mod, want, func(store func(io.Reader) error) error {
-			return store(body)
-		})
-		if mm, ok := errors.AsType[*modcache.HashMismatchError](err); ok {
-			return &MismatchError{Want: mm.Want, Got: mm.Got, SumDB: opts.SumDB, Err: mm}
-		}
-		return err
+		// Unpacked as it is hashed, in one pass; nothing becomes visible
+		// before the hash matches. SumSource names the database in a
+		// mismatch: for a toolchain there is no go.sum.
+		return opts.Cache.PutZipAndUnpack(ctx, mod, want, func(store func(io.Reader) error) error {
+			return modcache.SumSource(opts.SumDB, store)(body)
+		}, modcache.UnpackOptions{})
 	})
 	if lookupErr != nil {
 		return lookupErr
 	}
 	return err
 }
-
-// MismatchError reports a zip whose hash is not the one the checksum
-// database records for the toolchain. It blames the mirror that served it
-// (it is a mirrors.Rejection), and unwraps to the modcache.HashMismatchError
-// it rewords: for a toolchain, there is no go.sum.
-type MismatchError struct {
-	Want, Got string
-	SumDB     string
-	Err       error
-}
-
-func (e *MismatchError) Error() string {
-	return fmt.Sprintf("zip has hash %s, checksum database %s has %s", e.Got, e.SumDB, e.Want)
-}
-
-func (e *MismatchError) Unwrap() error { return e.Err }
-
-// Rejected says the bytes are to blame, not the cache (mirrors.Rejection).
-func (e *MismatchError) Rejected() bool { return true }
 
 // extractedDir is where the go command unpacks mod:
 // <GOMODCACHE>/<escaped path>@<escaped version>.
