@@ -10,16 +10,23 @@ STATICCHECK_VERSION ?= v0.8.2
 
 all: build
 
+# The version 'gomodx --version' prints: git's name for this commit, when
+# this is a clone (a release tag, else the commit; "-dirty" with changes).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS = $(if $(VERSION),-ldflags=-X=main.version=$(VERSION))
+
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build $(LDFLAGS) -o $(BIN) .
 
 install:
-	$(GO) install .
+	$(GO) install $(LDFLAGS) .
 
 # Unit tests and the end-to-end scripts (testdata/script), with the race
-# detector; everything runs against fake mirrors on 127.0.0.1.
+# detector; everything runs against fake mirrors on 127.0.0.1. The scripts
+# spend most of their time waiting for the programs they run, so eight run
+# at once, whatever the number of cores.
 test: lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -parallel 8 ./...
 
 lint:
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

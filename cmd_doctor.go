@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/gomodx/gomodx/doctor"
 	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/modcache"
+	"github.com/gomodx/gomodx/retry"
 	"github.com/gomodx/gomodx/wrap"
 )
 
@@ -58,6 +60,16 @@ func (c *command) doctor(ctx context.Context, f doctorFlags) error {
 	if err == nil {
 		opts.GoPath = g.Path
 		opts.Env, err = g.Config(ctx, "")
+		// What a download's go would give git: doctor has no --stall, so
+		// GOMODX_STALL or its default.
+		stall := retry.Default().Stall
+		if d, perr := time.ParseDuration(os.Getenv("GOMODX_STALL")); perr == nil {
+			stall = d
+		}
+		g.SetStall(ctx, stall)
+		lim := g.GitLimits(ctx)
+		opts.Git = &doctor.Git{Added: lim.Added, Kept: lim.Kept}
+		opts.Git.Path, _ = exec.LookPath("git")
 	}
 	opts.GoErr = err
 	env := opts.Env

@@ -131,10 +131,21 @@ func (c *command) scope(env *goenv.Config, all bool, args []string, jobs int, re
 }
 
 // run verifies the scope and returns the faults and how many versions
-// were checked.
+// were checked: those the cache holds files of. A go.sum names versions go
+// never downloaded (a go.mod line kept for the graph's sake, a version
+// since upgraded); they are not counted as verified.
 func (s *verifyScope) run(ctx context.Context) ([]modcache.Fault, int, error) {
 	var n atomic.Int64
-	s.opts.Checked = func(module.Version) { n.Add(1) }
+	s.opts.Checked = func(mod module.Version) {
+		for _, ext := range []string{"mod", "info", "zip"} {
+			if file, err := s.cache.Path(mod, ext); err == nil {
+				if _, err := os.Stat(file); err == nil {
+					n.Add(1)
+					return
+				}
+			}
+		}
+	}
 	faults, err := s.cache.Verify(ctx, s.opts)
 	return faults, int(n.Load()), err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -289,7 +290,7 @@ func (c *command) goCommand(ctx context.Context, args []string) error {
 // runGo runs the go command with args after fetching what plan says it
 // will need, and hands it over to go (wrap.HandOver: a loopback GOPROXY,
 // healing a corrupt cache entry go fails on). The exit status is go's.
-func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefetch.Project, *goenv.Config) plan) error {
+func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefetch.Project, *goenv.Config) plan) (err error) {
 	g, env, err := c.goEnv(ctx, c.cfg.goFlags.C)
 	if err != nil {
 		return err
@@ -304,7 +305,7 @@ func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefet
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer done(&err)
 	s, err := c.session(ctx, env, args, rep)
 	if err != nil {
 		return err
@@ -335,6 +336,7 @@ func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefet
 		Stdout:  c.stdout,
 		Stderr:  c.stderr,
 		Log:     c.log,
+		Quiet:   c.cfg.quiet,
 		Started: rep.Finish, // the bar goes before the go command's own output starts
 		Repaired: func(r heal.Repair) {
 			rep.Repair(r.Fault.Mod, r.String())
@@ -502,20 +504,24 @@ func (c *command) goDir() string {
 
 // reporter returns the progress display on stderr, with gomodx's event
 // stream going to --json-file, else with -json to stdout (see
-// progress.JSONEvent); and the function that prints the summary and closes
-// the stream, to be deferred.
-func (c *command) reporter() (*progress.Reporter, func(), error) {
+// progress.JSONEvent); and the function that ends it, to be deferred with
+// the address of the command's error. It prints the summary (none after
+// go's own error: see progress.Reporter.Summary) and closes the stream; a
+// write to the stream that failed is an error of the command, reported
+// once, with the file's name.
+func (c *command) reporter() (*progress.Reporter, func(*error), error) {
 	var events io.Writer
-	closeEvents := func() {}
+	name := ""
+	closeEvents := func() error { return nil }
 	switch {
 	case c.cfg.jsonFile != "":
 		f, err := c.openEvents()
 		if err != nil {
 			return nil, nil, err
 		}
-		events, closeEvents = f, func() { f.Close() }
+		events, name, closeEvents = f, c.cfg.jsonFile, f.Close
 	case c.cfg.json:
-		events = c.stdout
+		events, name = c.stdout, "stdout"
 	}
 	tty := false
 	if f, ok := c.stderr.(*os.File); ok {
@@ -530,7 +536,35 @@ func (c *command) reporter() (*progress.Reporter, func(), error) {
 		IsTerminal: tty,
 		NoColor:    os.Getenv("NO_COLOR") != "",
 	})
-	return rep, func() { rep.Summary(); closeEvents() }, nil
+	done := func(errp *error) {
+		if goFailed(*errp) {
+			rep.GoFailed()
+		}
+		rep.Summary()
+		werr := rep.Err()
+		if err := closeEvents(); werr == nil {
+			werr = err
+		}
+		if werr == nil {
+			return
+		}
+		// %v, not %w: a full disk here is not GOMODCACHE's, whatever
+		// hintsFor would say about ENOSPC.
+		werr = fmt.Errorf("writing gomodx's events to %s: %v", name, werr)
+		if *errp == nil {
+			*errp = werr
+		} else {
+			printError(c.stderr, werr) // the command's own error and status stand
+		}
+	}
+	return rep, done, nil
+}
+
+// goFailed reports whether err is the go command's failure: an exit status
+// of its own, not an interrupt.
+func goFailed(err error) bool {
+	var exit exitError
+	return errors.As(err, &exit) && exit.code != 130
 }
 
 // goEnv finds the real go and reads its configuration as seen from dir.
@@ -539,6 +573,7 @@ func (c *command) goEnv(ctx context.Context, dir string) (*wrap.Go, *goenv.Confi
 	if err != nil {
 		return nil, nil, err
 	}
+	g.SetStall(ctx, c.cfg.retry.Stall) // git gives up on a stalled fetch too
 	// Before go runs at all: the toolchain it switches to (toolchain.go).
 	env, err := c.toolchain(ctx, g, dir)
 	if env == nil && err == nil {

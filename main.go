@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -37,6 +38,12 @@ func main() {
 
 // run is main without the process: it returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	return report(stderr, app.RunContext(ctx, flagsFirst(app.Commands, args)))
+}
+
+// newApp is the CLI: its commands and flags, writing to stdout and stderr.
+func newApp(stdout, stderr io.Writer) *cli.App {
 	var cfg config
 	// -v is every command's verbose flag, as in the go command; the
 	// version is --version only.
@@ -107,23 +114,113 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = onUsageError
 	}
-	return report(stderr, app.RunContext(ctx, args))
+	return app
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
 	u := usageError{error: err}
-	if c.Command != nil {
+	// At the top level, c.Command is the app itself, whose help is
+	// 'gomodx help'.
+	if c.Command != nil && c.Command.Name != c.App.Name {
 		u.command = c.Command.Name
 	}
 	return u
 }
 
+// flagsFirst moves the flags a command's arguments are followed by in
+// front of them, so that "gomodx shell-init bash --all" means what
+// "gomodx shell-init --all bash" does: urfave/cli, like the flag package,
+// stops at the first argument, but people type flags where they think of
+// them. A flag that takes a value takes the next argument with it;
+// everything after "--" stays an argument, and so does all of 'gomodx go',
+// whose arguments are go's.
+func flagsFirst(cmds []*cli.Command, args []string) []string {
+	if len(args) < 3 {
+		return args
+	}
+	var cmd *cli.Command
+	for _, c := range cmds {
+		if c.HasName(args[1]) {
+			cmd = c
+		}
+	}
+	if cmd == nil || cmd.SkipFlagParsing {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		v, ok := f.(cli.DocGenerationFlag)
+		for _, name := range f.Names() {
+			takesValue[name] = ok && v.TakesValue()
+		}
+	}
+	var flags, rest []string
+	moved := false // a flag follows an argument
+	tail := args[2:]
+	for i := 0; i < len(tail); i++ {
+		arg := tail[i]
+		switch {
+		case arg == "--":
+			rest = append(rest, tail[i+1:]...)
+			i = len(tail)
+		case len(arg) > 1 && arg[0] == '-':
+			moved = moved || len(rest) > 0
+			flags = append(flags, arg)
+			name, _, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+			if takesValue[name] && !hasValue && i+1 < len(tail) {
+				i++
+				flags = append(flags, tail[i])
+			}
+		default:
+			rest = append(rest, arg)
+		}
+	}
+	if !moved {
+		return args
+	}
+	out := append(args[:2:2], flags...)
+	return append(append(out, "--"), rest...)
+}
+
+// buildVersion is the version --version prints and the User-Agent
+// carries: -X main.version (the Makefile sets it from git), else the
+// module's version as the go command stamped it (a release, or a
+// pseudo-version in a clone), else, with the VCS information alone,
+// "devel <commit> <time>", as go's own development builds say, else
+// "devel".
 func buildVersion() string {
 	if version != "" {
+		if !strings.HasPrefix(version, "v") {
+			return "devel " + version // git describe of an untagged commit
+		}
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
 	}
-	return "devel"
+	return versionOf(bi)
+}
+
+// versionOf is the version of the build bi describes.
+func versionOf(bi *debug.BuildInfo) string {
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	vcs := map[string]string{}
+	for _, s := range bi.Settings {
+		vcs[s.Key] = s.Value
+	}
+	rev := vcs["vcs.revision"]
+	if rev == "" {
+		return "devel"
+	}
+	v := "devel " + rev[:min(len(rev), 12)]
+	if t := vcs["vcs.time"]; t != "" {
+		v += " " + t
+	}
+	if vcs["vcs.modified"] == "true" {
+		v += " +dirty"
+	}
+	return v
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,13 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// A binary built with -race sleeps a second before it exits, so that
+	// late races get reported; the scripts run gomodx a few hundred times,
+	// which made those sleeps most of 'make test'. Ten milliseconds, unless
+	// GORACE says otherwise (testscript passes GORACE on to the scripts).
+	if gorace := os.Getenv("GORACE"); !strings.Contains(gorace, "atexit_sleep_ms") {
+		os.Setenv("GORACE", strings.TrimSpace(gorace+" atexit_sleep_ms=10"))
+	}
 	testscript.Main(m, map[string]func(){
 		"gomodx": main,
 	})

@@ -76,7 +76,9 @@ func report(w io.Writer, err error) int {
 }
 
 // printError prints err the way the go command prints its errors, one
-// "gomodx: " line per failure, followed by hints on what to do.
+// "gomodx: " line per failure, followed by hints on what to do. A failure
+// said in the same words as one before it is said once: the .mod and the
+// .zip of a module fail alike when the checksum database cannot be read.
 func printError(w io.Writer, err error) { printErrorBlock(w, err, true) }
 
 // printAfterGo prints gomodx's account of what its prefetch could not do,
@@ -87,10 +89,16 @@ func printAfterGo(w io.Writer, err error) { printErrorBlock(w, err, false) }
 
 func printErrorBlock(w io.Writer, err error, withSecurity bool) {
 	hints := map[string]bool{}
+	said := map[string]bool{}
 	var order []string
 	var security *modcache.HashMismatchError
 	for _, e := range leaves(err) {
-		fmt.Fprintf(w, "gomodx: %s\n", e)
+		msg := e.Error()
+		if said[msg] {
+			continue
+		}
+		said[msg] = true
+		fmt.Fprintf(w, "gomodx: %s\n", msg)
 		var mismatch *modcache.HashMismatchError
 		if security == nil && errors.As(e, &mismatch) {
 			security = mismatch

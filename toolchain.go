@@ -82,7 +82,16 @@ func (c *command) installToolchain(ctx context.Context, env *goenv.Config, mod m
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer func() {
+		// An event stream that cannot be written is said here; the
+		// command goes on, and its own reporter says it again if it fails
+		// too.
+		var eventsErr error
+		done(&eventsErr)
+		if eventsErr != nil {
+			printError(c.stderr, eventsErr)
+		}
+	}()
 	opts := c.mirrorOptions(env, rep.Mirror)
 	// A 76 MB zip can take longer than --max-total allows one file on a
 	// slow link; --stall and --min-rate still end a download that stops

@@ -51,10 +51,11 @@ const (
 	AreaSumdb       Area = "checksum database"
 	AreaCache       Area = "module cache"
 	AreaCredentials Area = "credentials"
+	AreaGit         Area = "git"
 	AreaNetwork     Area = "HTTP proxy"
 )
 
-var areas = []Area{AreaToolchain, AreaProxy, AreaPrivate, AreaMirrors, AreaSumdb, AreaCache, AreaCredentials, AreaNetwork}
+var areas = []Area{AreaToolchain, AreaProxy, AreaPrivate, AreaMirrors, AreaSumdb, AreaCache, AreaCredentials, AreaGit, AreaNetwork}
 
 // Check is one finding.
 type Check struct {
@@ -116,6 +117,16 @@ type Options struct {
 	Verify func(ctx context.Context) ([]modcache.Fault, error)
 	// ReadFile reads files (go.mod, go.work); nil means os.ReadFile.
 	ReadFile func(string) ([]byte, error)
+	// Git is what the go command's git runs with; nil skips its check.
+	Git *Git
+}
+
+// Git describes the git the go command runs for the modules it fetches
+// itself (GOPRIVATE, GOPROXY's direct), and the settings gomodx gives it.
+type Git struct {
+	Path  string   // git on PATH; "" if there is none
+	Added []string // "NAME=value" settings gomodx adds to go's environment for git
+	Kept  []string // the user's own settings of the same things, left alone
 }
 
 // DiskSpace is the free space on a file system.
@@ -184,6 +195,7 @@ func Run(ctx context.Context, opts Options) *Report {
 	d.sumdb()
 	d.cache()
 	d.credentials()
+	d.git()
 	d.proxyEnv()
 	d.summarize()
 	return d.report

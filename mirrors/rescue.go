@@ -16,7 +16,7 @@ import (
 // with the built-in mirrors' below it.
 func (f *fetch) rescue(ctx context.Context) error {
 	g := f.l.rescue
-	if g == nil || ctx.Err() != nil || retry.CheckLimit(ctx) != nil {
+	if g == nil || ctx.Err() != nil || retry.CheckLimit(ctx) != nil || !cannotServe(f.fail) {
 		return f.fail
 	}
 	f.l.ranked(ctx, g)
@@ -48,4 +48,26 @@ func (l *List) permanent(m *mirror) string {
 		}
 	}
 	return s
+}
+
+// cannotServe reports whether GOPROXY's mirrors failed for want of an
+// answer (unreachable, timing out, overloaded, cut off) rather than with
+// one: a refusal (401, 403), an untrusted certificate or bytes that do not
+// verify is the mirror's answer, and the built-in mirrors are no rescue
+// from it.
+func cannotServe(fail *Error) bool {
+	any := false
+	for _, a := range fail.Attempts {
+		if !a.Named {
+			continue
+		}
+		switch Classify(a.Err) {
+		case Transient, Unreachable:
+			any = true
+		case NotFound:
+		default:
+			return false
+		}
+	}
+	return any
 }

@@ -67,6 +67,30 @@ func TestRescue(t *testing.T) {
 		}
 	})
 
+	t.Run("a refusal is an answer", func(t *testing.T) {
+		for _, code := range []int{http.StatusForbidden, http.StatusUnauthorized} {
+			named := serve(t, status(code))
+			o := opts
+			o.Builtin = []string{named.URL, builtin.URL}
+			var evs events
+			o.OnEvent = evs.add
+			l := newList(t, named.URL+",direct", o)
+			err := l.Fetch(testCtx(t), modA, "zip", func(io.Reader) error { return nil })
+			if err == nil || errors.Is(err, ErrDirect) {
+				t.Errorf("%d: Fetch = %v, want GOPROXY's refusal", code, err)
+			}
+			l.Close()
+			if n := builtin.hits.Load() + builtin.probes.Load(); n != 0 {
+				t.Errorf("%d: the built-in mirror saw %d requests", code, n)
+			}
+			for _, ev := range evs.evs {
+				if ev.Kind == Rescued {
+					t.Errorf("%d: rescue announced: %+v", code, ev)
+				}
+			}
+		}
+	})
+
 	t.Run("GOPROXY's mirror cannot be reached", func(t *testing.T) {
 		const named = "http://gomodx-test.invalid"
 		o := opts

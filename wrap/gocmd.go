@@ -17,15 +17,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gomodx/gomodx/goenv"
+	"github.com/gomodx/gomodx/wrap/heal"
 )
 
 // Go is the real go command.
 type Go struct {
 	Path string   // absolute path of the go binary
 	Env  []string // environment for every run; nil means os.Environ()
+	// Stall bounds how long git, which go runs for modules fetched direct,
+	// may receive nothing before it gives up (see GitLimits); 0 means
+	// never, as without gomodx. SetStall sets it.
+	Stall time.Duration
+
+	gitConfig func() (keys []string, known bool) // started by SetStall
 }
 
 // Find returns the real go command: $GOMODX_GO when set, else the first "go"
@@ -78,15 +86,34 @@ func (g *Go) Config(ctx context.Context, dir string) (*goenv.Config, error) {
 
 // Run runs the go command with args in dir, streaming its output, and returns
 // its exit status. err is non-nil only when go could not be run at all.
+//
+// Unless the command runs the user's own programs (go run, test, generate,
+// tool), git gets the limits of GitLimits, and when go fails because git
+// gave up on a stalled fetch, a hint follows go's output.
 func (g *Go) Run(ctx context.Context, dir string, stdout, stderr io.Writer, args ...string) (int, error) {
 	cmd := g.command(ctx, dir, args...)
 	cmd.Stdin = os.Stdin
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	var git GitLimits
+	var tail *heal.Tail
+	if !runsPrograms(args) {
+		// Their programs inherit go's environment and stderr: those stay
+		// exactly as without gomodx.
+		git = g.GitLimits(ctx)
+		cmd.Env = append(cmd.Environ(), git.Added...)
+		tail = heal.NewTail(16 << 10)
+		cmd.Stderr = io.MultiWriter(stderr, tail)
+	}
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		if ctx.Err() != nil {
 			return 130, nil // interrupted, as a shell reports it
+		}
+		if tail != nil {
+			if hint := git.Hint(tail.String()); hint != "" {
+				fmt.Fprintln(stderr, hint)
+			}
 		}
 		return exit.ExitCode(), nil
 	}
@@ -94,6 +121,12 @@ func (g *Go) Run(ctx context.Context, dir string, stdout, stderr io.Writer, args
 		return 1, fmt.Errorf("running %s: %w", g.Path, err)
 	}
 	return 0, nil
+}
+
+// runsPrograms reports whether the go command args runs programs of the
+// user's, which inherit its environment and its stderr.
+func runsPrograms(args []string) bool {
+	return len(args) > 0 && slices.Contains([]string{"run", "test", "generate", "tool"}, args[0])
 }
 
 func (g *Go) command(ctx context.Context, dir string, args ...string) *exec.Cmd {

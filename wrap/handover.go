@@ -3,6 +3,7 @@ package wrap
 import (
 	"context"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"log/slog"
 	"os"
@@ -27,6 +28,7 @@ type HandOver struct {
 	Dir            string
 	Stdout, Stderr io.Writer
 	Log            *slog.Logger
+	Quiet          bool // say nothing but errors: not that go runs again
 
 	// Started, if set, is called just before go starts (so that a
 	// progress bar is cleared before go's own output).
@@ -56,6 +58,13 @@ func (g *Go) HandOver(ctx context.Context, args []string, h HandOver) (int, erro
 	if h.Started != nil {
 		h.Started()
 	}
+	if runsPrograms(args) && (onTerminal(h.Stdout) || onTerminal(h.Stderr)) {
+		// go run, test, generate and tool start the user's programs,
+		// which inherit go's stdout and stderr: they keep the terminal,
+		// as without gomodx (go's own messages are then passed on as they
+		// are, and a failure is not healed).
+		return child.Run(ctx, "", h.Stdout, h.Stderr, args...)
+	}
 	tail := heal.NewTail(64 << 10)
 	code, err := runRewritten(ctx, &child, ep, args, h.Stdout, io.MultiWriter(h.Stderr, tail))
 	if err != nil || code == 0 || ctx.Err() != nil {
@@ -76,7 +85,9 @@ func (g *Go) HandOver(ctx context.Context, args []string, h HandOver) (int, erro
 	if err != nil || len(repairs) == 0 {
 		return code, nil
 	}
-	fmt.Fprintf(h.Stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
+	if !h.Quiet {
+		fmt.Fprintf(h.Stderr, "gomodx: running 'go %s' again\n", strings.Join(args, " "))
+	}
 	return runRewritten(ctx, &child, ep, args, h.Stdout, h.Stderr)
 }
 
@@ -88,4 +99,10 @@ func runRewritten(ctx context.Context, g *Go, ep *loopback.Endpoint, args []stri
 	defer o.Flush()
 	defer e.Flush()
 	return g.Run(ctx, "", o, e, args...)
+}
+
+// onTerminal reports whether w is a terminal.
+func onTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }

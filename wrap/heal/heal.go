@@ -219,8 +219,15 @@ func (h *Healer) Heal(ctx context.Context, d Diagnosis) ([]Repair, error) {
 		faults = append(faults, all...)
 	}
 	// A leftover temp file is clutter that breaks nothing: go removes its
-	// own under the lock, and never trips over one.
-	faults = slices.DeleteFunc(faults, func(f modcache.Fault) bool { return f.Kind == modcache.TempFile })
+	// own under the lock, and never trips over one. A fault found twice
+	// (go's message both names the zip and says "not a valid zip file")
+	// is one repair.
+	seen := map[modcache.Fault]bool{}
+	faults = slices.DeleteFunc(faults, func(f modcache.Fault) bool {
+		dup := seen[f]
+		seen[f] = true
+		return dup || f.Kind == modcache.TempFile
+	})
 
 	var repairs []Repair
 	var errs []error

@@ -20,14 +20,14 @@ import (
 //		Next    string    // failover, hedge, mismatch, rescue: the mirror tried next
 //		Attempt int       // start, retry: 1 for the first try on Mirror
 //		Bytes   int64     // done: size written to the cache; summary: in all
-//		Elapsed float64   // done: seconds from request to cache; summary: wall time
+//		Elapsed float64   // done: seconds from request to cache; summary: seconds spent fetching
 //		Error   string    // retry, failover, mismatch, fail
 //		Output  string    // repair: what was repaired
 //
 //		// summary only
-//		Modules, Files                  int // fetched
+//		Modules, Files                  int // fetched (a module with a file that failed is not)
 //		Retries, Failovers, Hedges      int // hedges won
-//		Mismatches, Repairs, Failed     int
+//		Mismatches, Repairs, Failed     int // Failed: files
 //		Mirrors []struct{ Mirror string; Files int; Bytes int64 } // in order of first use
 //	}
 //
@@ -50,7 +50,8 @@ import (
 //	rescue    GOPROXY's Mirror could not serve File (Error), so the built-in
 //	          mirrors are asked from now on, Next first (once per run)
 //	repair    a corrupt cache entry of Module was repaired (Output)
-//	summary   the last event, when anything was fetched: the totals
+//	summary   the last event, when anything was fetched: the totals (also
+//	          when the go command failed, where stderr has no summary line)
 //
 // For example:
 //
@@ -101,8 +102,8 @@ type MirrorShare struct {
 }
 
 // emit writes ev to the JSON stream, stamped with the time, as one line.
-// Called with r.mu held. After a failed write the stream is dropped: a
-// closed pipe must not fail the download.
+// Called with r.mu held. After a failed write the stream is dropped, and
+// the download goes on: [Reporter.Err] says so once it is over.
 func (r *Reporter) emit(ev JSONEvent) {
 	if r.opts.JSON == nil || r.jsonErr != nil {
 		return

@@ -18,11 +18,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/mod/module"
 	"golang.org/x/term"
 
 	"github.com/gomodx/gomodx/mirrors"
+	"github.com/gomodx/gomodx/modcache"
 	"github.com/gomodx/gomodx/prefetch"
 )
 
@@ -62,26 +62,33 @@ type Options struct {
 // request, retry, failover, hedge), without getting in the way of the go
 // command's own output:
 //
-//   - On a terminal, a progress bar on one line of stderr: files settled of
-//     files planned (the total grows as the plan does), bytes, rate, elapsed
-//     time, ETA and the mirror in use, or which module has been waiting on
-//     which mirror for how long when a request is slow. Retries, failovers
-//     and mismatches print one line each above the bar. [Reporter.Finish]
-//     erases the bar; call it before the go command starts.
+//   - On a terminal, a progress bar on one line of stderr: files done of
+//     files known so far, bytes, rate, elapsed time, and the mirror in use,
+//     or which module has been waiting on which mirror for how long when a
+//     request is slow. While the plan is still growing (go.mod files being
+//     read add modules to it) the line says "finding more" and the bar
+//     only moves to show activity; once the plan stops growing the bar
+//     fills with the share of files done, and an ETA appears. The bar
+//     never goes backwards: if the plan grows again, it holds its place
+//     until the files done catch up. Retries, failovers and mismatches
+//     print one line each above the bar. [Reporter.Finish] erases the bar;
+//     call it before the go command starts.
 //   - Elsewhere (a pipe, a file, CI=true, TERM=dumb), no escape codes at
 //     all: a timestamped line every five seconds while files are in flight,
 //     and one at each retry, failover and mismatch.
 //
 // For example, in a CI log:
 //
-//	gomodx: 14:03:05 42/310 files, 12.3 MB, 2.1 MB/s; waiting 4s for k8s.io/api@v0.31.2 .zip from goproxy.cn
+//	gomodx: 14:03:05 42/310 files (finding more), 12.3 MB, 2.1 MB/s; waiting 4s for k8s.io/api@v0.31.2 .zip from goproxy.cn
 //	gomodx: 14:03:06 k8s.io/api@v0.31.2: .zip from goproxy.cn: 502 Bad Gateway (4 tries); trying proxy.golang.org
+//	gomodx: 14:03:10 198/310 files, 41.0 MB, 4.1 MB/s, ETA 0:05
 //
-// The same failure of the same mirror gets three lines at most (all with
-// Verbose); the summary counts them all. Quiet silences everything but
-// Trace.
+// The failures of one mirror get three lines at most (all with Verbose);
+// the third says that more are not shown, and the summary counts them all.
+// Quiet silences everything but Trace.
 //
-// Then one summary line ([Reporter.Summary]) when anything was fetched:
+// Then one summary line ([Reporter.Summary]) when anything was fetched
+// and the go command did not fail:
 //
 //	gomodx: fetched 92 modules (276 files, 95.2 MB) in 4.1s, 23.2 MB/s; 3 retries, 1 failover; proxy.golang.org 80%, goproxy.cn 20%
 //
@@ -89,11 +96,10 @@ type Options struct {
 //
 // Its methods are safe for concurrent use.
 type Reporter struct {
-	opts     Options
-	now      func() time.Time
-	tty      bool // a live bar rather than lines
-	color    bool
-	throttle time.Duration // of the bar's redraws; 0 in tests
+	opts  Options
+	now   func() time.Time
+	tty   bool // a live bar rather than lines
+	color bool
 
 	ticker  *time.Ticker // nil when the caller ticks (tests)
 	stop    chan struct{}
@@ -101,30 +107,44 @@ type Reporter struct {
 
 	mu         sync.Mutex
 	start      time.Time
-	lastFetch  time.Time // of the last file fetched, which may come after Finish
 	finishedAt time.Time // when Finish was called; zero before
 	summarized bool
+	goFailed   bool  // the go command exited with an error (GoFailed)
 	jsonErr    error // the first failed write to JSON; later events are dropped
 
-	planned, settled int
-	fetched, failed  int
-	bytes            int64
-	modules          map[module.Version]bool // those with a file fetched
-	retries          int
-	failovers        int
-	hedgesWon        int
-	mismatches       int
-	repairs          int
+	// The plan: files planned, and those settled, done (fetched, cached or
+	// left to go) or failed; an interrupted file is settled but neither.
+	planned, settled, done int
+	pendingMods            int       // planned .mod files not settled: each may add to the plan
+	lastPlanned            time.Time // of the last file planned
+
+	fetched, failed int
+	bytes           int64
+	modules         map[module.Version]bool // those with a file fetched
+	failedMods      map[module.Version]bool // those with a file that failed
+	retries         int
+	failovers       int
+	hedgesWon       int
+	mismatches      int
+	repairs         int
+
+	// Time spent fetching after Finish, while the go command runs (the
+	// loopback proxy fetches what it asks for): the union of the fetches'
+	// spans, so that the go command's own work is not counted.
+	lateBusy time.Duration
+	lateEnd  time.Time
 
 	inflight   map[reqKey]*request
 	files      map[fileKey]*fileState
 	mirrorUse  map[string]*MirrorShare // files fetched from each mirror
-	repeats    map[string]int          // lines printed per kind of failure and mirror
+	repeats    map[string]int          // failure lines printed per mirror
 	mirrorSeen []string                // mirrors in the order first used, for stable output
 	lastMirror string                  // the mirror of the latest request started
 
-	bar      *progressbar.ProgressBar // on a terminal, once shown
-	lastLine time.Time                // off a terminal: the last progress line
+	bar      bool      // on a terminal: the bar is shown (and on the screen)
+	fill     int       // cells of the bar filled, which never decrease
+	frame    int       // ticks drawn, for the bar's activity while the plan grows
+	lastLine time.Time // off a terminal: the last progress line
 }
 
 // reqKey names one request: a file of a module, on one mirror.
@@ -163,7 +183,7 @@ const (
 	barTick        = 100 * time.Millisecond // bar redraws
 	lineTick       = time.Second            // checks for a progress line off a terminal
 	barWidth       = 20                     // columns of the bar itself
-	barThrottle    = barTick / 2
+	growQuiet      = time.Second            // the plan still grows if a file was planned this recently
 	defaultColumns = 80
 )
 
@@ -190,18 +210,18 @@ func newReporter(opts Options) *Reporter {
 		now = time.Now
 	}
 	r := &Reporter{
-		opts:      opts,
-		now:       now,
-		tty:       opts.IsTerminal && !opts.Quiet,
-		color:     opts.IsTerminal && !opts.NoColor,
-		throttle:  barThrottle,
-		stop:      make(chan struct{}),
-		stopped:   make(chan struct{}),
-		modules:   map[module.Version]bool{},
-		inflight:  map[reqKey]*request{},
-		files:     map[fileKey]*fileState{},
-		mirrorUse: map[string]*MirrorShare{},
-		repeats:   map[string]int{},
+		opts:       opts,
+		now:        now,
+		tty:        opts.IsTerminal && !opts.Quiet,
+		color:      opts.IsTerminal && !opts.NoColor,
+		stop:       make(chan struct{}),
+		stopped:    make(chan struct{}),
+		modules:    map[module.Version]bool{},
+		failedMods: map[module.Version]bool{},
+		inflight:   map[reqKey]*request{},
+		files:      map[fileKey]*fileState{},
+		mirrorUse:  map[string]*MirrorShare{},
+		repeats:    map[string]int{},
 	}
 	r.start = now()
 	r.lastLine = r.start
@@ -242,9 +262,10 @@ func (r *Reporter) tick() {
 	}
 	now := r.now()
 	if r.tty {
-		if r.bar == nil && r.planned > r.settled && now.Sub(r.start) >= barAfter {
+		if !r.bar && r.planned > r.settled && now.Sub(r.start) >= barAfter {
 			r.showBar()
 		}
+		r.frame++
 		r.redraw(now)
 		return
 	}
@@ -271,13 +292,17 @@ func (r *Reporter) File(ev prefetch.Event) {
 	switch ev.State {
 	case prefetch.Planned:
 		r.planned++
+		r.lastPlanned = now
+		if ev.Kind == modcache.Mod {
+			r.pendingMods++
+		}
 		je.Action = "plan"
 		r.emit(je)
 		return
 	case prefetch.Fetched:
 		r.fetched++
+		r.done++
 		r.bytes += ev.Bytes
-		r.lastFetch = now
 		r.modules[ev.Mod] = true
 		je.Action = "done"
 		je.Bytes = ev.Bytes
@@ -297,6 +322,7 @@ func (r *Reporter) File(ev prefetch.Event) {
 			}
 			je.Elapsed = el.Seconds()
 		}
+		r.fetchedLate(now, time.Duration(je.Elapsed*float64(time.Second)))
 		if r.opts.Verbose && !r.opts.Quiet {
 			line := fmt.Sprintf("%s: .%s", ev.Mod, ev.Kind)
 			if je.Mirror != "" {
@@ -308,25 +334,32 @@ func (r *Reporter) File(ev prefetch.Event) {
 			}
 			r.printf("%s", line)
 		}
-		if r.bar == nil && r.tty && r.finishedAt.IsZero() {
+		if !r.bar && r.tty && r.finishedAt.IsZero() {
 			r.showBar()
 		}
 	case prefetch.Cached:
 		je.Action = "cached"
+		r.done++
 	case prefetch.Left:
 		je.Action = "left"
+		r.done++
 	case prefetch.Failed:
 		je.Action = "fail"
 		if ev.Err != nil {
 			je.Error = ev.Err.Error()
 		}
 		if !errors.Is(ev.Err, context.Canceled) {
-			r.failed++ // an interrupt is not the files' failure
+			// An interrupt is not the file's failure, nor is the file done.
+			r.failed++
+			r.failedMods[ev.Mod] = true
 		}
 	default:
 		return
 	}
 	r.settled++
+	if ev.Kind == modcache.Mod && r.pendingMods > 0 {
+		r.pendingMods--
+	}
 	r.emit(je)
 	// The file is settled: whatever its requests did, none is waiting now.
 	delete(r.files, key)
@@ -379,7 +412,7 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		r.lastMirror = ev.Mirror
 		je.Action = "start"
 		r.trace("# get %s", url)
-		if r.bar == nil && r.tty && r.finishedAt.IsZero() && !r.opts.Quiet {
+		if !r.bar && r.tty && r.finishedAt.IsZero() {
 			r.showBar()
 		}
 
@@ -392,7 +425,7 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		// mirrors announces one Started per mirror: the retry is a new
 		// request all the same, and -x shows it as one.
 		r.trace("# get %s", url)
-		if more, ok := r.repeat("retry", ev); ok && r.shows(ev) {
+		if more, ok := r.repeat(ev); ok && r.shows(ev) {
 			r.warn("%s from %s: %s; retrying%s", subject(ev), mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), more)
 		}
 		if req != nil {
@@ -409,7 +442,7 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		if ev.Next != "" {
 			then = "trying " + mirrorName(ev.Next)
 		}
-		if more, ok := r.repeat("failover", ev); ok && r.shows(ev) {
+		if more, ok := r.repeat(ev); ok && r.shows(ev) {
 			r.warn("%s from %s: %s; %s%s", subject(ev), mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), then, more)
 		}
 		delete(r.inflight, rk)
@@ -480,24 +513,26 @@ func (r *Reporter) shows(ev mirrors.Event) bool {
 	return ev.Mod.Path != "" || r.opts.Verbose
 }
 
-// maxRepeats is how many lines the same failure of the same mirror gets:
-// a mirror that is down must not bury the screen or the log in hundreds
-// of lines that say the same. The summary counts them all.
+// maxRepeats is how many lines the failures of one mirror get: a mirror
+// that is down must not bury the screen or the log in hundreds of lines
+// that say the same. Retries and failovers count alike, whatever the
+// error (a reset connection reads differently for every file), so that
+// after the line that says more are not shown, none is. The summary
+// counts them all.
 const maxRepeats = 3
 
-// repeat reports whether to print the line for ev's failure, and what to
-// add to the last one printed. Called with r.mu held.
-func (r *Reporter) repeat(what string, ev mirrors.Event) (more string, ok bool) {
+// repeat reports whether to print the line for a failure of ev's mirror,
+// and what to add to it. Called with r.mu held.
+func (r *Reporter) repeat(ev mirrors.Event) (more string, ok bool) {
 	if r.opts.Verbose {
 		return "", true
 	}
-	key := what + " " + ev.Mirror + " " + shortError(ev.Err)
-	r.repeats[key]++
-	switch n := r.repeats[key]; {
+	r.repeats[ev.Mirror]++
+	switch n := r.repeats[ev.Mirror]; {
 	case n < maxRepeats:
 		return "", true
 	case n == maxRepeats:
-		return " (more like this not shown; -v shows all)", true
+		return " (further failures of " + mirrorName(ev.Mirror) + " not shown; -v shows all)", true
 	}
 	return "", false
 }
@@ -536,10 +571,8 @@ func (r *Reporter) Finish() {
 		return
 	}
 	r.finishedAt = r.now()
-	if r.bar != nil {
-		r.bar.Clear()
-		r.bar.Exit()
-	}
+	r.clearBar()
+	r.bar = false
 	r.mu.Unlock()
 	if r.ticker != nil {
 		r.ticker.Stop()
@@ -548,8 +581,48 @@ func (r *Reporter) Finish() {
 	}
 }
 
-// Summary finishes (see Finish) and prints the summary line, and writes the
-// summary event, if anything was fetched. It does so once.
+// GoFailed records that the go command exited with an error, so that
+// Summary adds nothing after go's own message.
+func (r *Reporter) GoFailed() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.goFailed = true
+}
+
+// Err returns the first error writing to Options.JSON, if any: the event
+// stream is incomplete from there on.
+func (r *Reporter) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.jsonErr
+}
+
+// fetchedLate adds the span of a file fetched after Finish, which ended
+// now and took elapsed, to the time spent fetching. Called with r.mu held.
+func (r *Reporter) fetchedLate(now time.Time, elapsed time.Duration) {
+	if r.finishedAt.IsZero() {
+		return
+	}
+	from := now.Add(-elapsed)
+	if from.Before(r.finishedAt) {
+		from = r.finishedAt
+	}
+	if from.Before(r.lateEnd) {
+		from = r.lateEnd
+	}
+	if now.After(from) {
+		r.lateBusy += now.Sub(from)
+		r.lateEnd = now
+	}
+}
+
+// Summary finishes (see Finish) and, if anything was fetched, prints the
+// summary line and writes the summary event. It does so once.
+//
+// When the go command failed (GoFailed), the line is left out: go's error
+// is the last thing on the screen, as it is without gomodx, and a script
+// that reads go's stderr sees nothing of gomodx's after it. The event is
+// still written.
 func (r *Reporter) Summary() {
 	r.Finish()
 	r.mu.Lock()
@@ -558,18 +631,15 @@ func (r *Reporter) Summary() {
 		return
 	}
 	r.summarized = true
-	// The loopback proxy goes on fetching while the go command runs.
-	end := r.finishedAt
-	if r.lastFetch.After(end) {
-		end = r.lastFetch
-	}
-	wall := end.Sub(r.start)
-	if !r.opts.Quiet {
+	// The time spent fetching: until Finish, and while the go command
+	// ran, the fetches the loopback proxy made for it, but not go's work.
+	wall := r.finishedAt.Sub(r.start) + r.lateBusy
+	if !r.opts.Quiet && !r.goFailed {
 		fmt.Fprintf(r.opts.Stderr, "gomodx: %s\n", r.summaryText(wall))
 	}
 	je := JSONEvent{
 		Action:     "summary",
-		Modules:    len(r.modules),
+		Modules:    r.completeModules(),
 		Files:      r.fetched,
 		Bytes:      r.bytes,
 		Elapsed:    wall.Seconds(),
@@ -586,11 +656,28 @@ func (r *Reporter) Summary() {
 	r.emit(je)
 }
 
+// completeModules counts the modules fetched: those with a file fetched
+// and none that failed.
+func (r *Reporter) completeModules() int {
+	n := 0
+	for m := range r.modules {
+		if !r.failedMods[m] {
+			n++
+		}
+	}
+	return n
+}
+
 // summaryText is the summary line without its prefix.
 func (r *Reporter) summaryText(wall time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "fetched %s (%s, %s) in %s",
-		plural(len(r.modules), "module"), plural(r.fetched, "file"), formatBytes(r.bytes), formatElapsed(wall))
+	if n := r.completeModules(); n > 0 {
+		fmt.Fprintf(&b, "fetched %s (%s, %s) in %s",
+			plural(n, "module"), plural(r.fetched, "file"), formatBytes(r.bytes), formatElapsed(wall))
+	} else {
+		// Only files of modules that failed: no module is complete.
+		fmt.Fprintf(&b, "fetched %s (%s) in %s", plural(r.fetched, "file"), formatBytes(r.bytes), formatElapsed(wall))
+	}
 	if s := wall.Seconds(); s > 0 {
 		fmt.Fprintf(&b, ", %s/s", formatBytes(int64(float64(r.bytes)/s)))
 	}
@@ -604,7 +691,7 @@ func (r *Reporter) summaryText(wall time.Duration) string {
 		{r.hedgesWon, "hedge won", "hedges won"},
 		{r.mismatches, "mismatch", "mismatches"},
 		{r.repairs, "repair", "repairs"},
-		{r.failed, "failure", "failures"},
+		{len(r.failedMods), "module failed", "modules failed"},
 	} {
 		switch {
 		case c.n == 1:

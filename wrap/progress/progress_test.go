@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"sync"
@@ -28,12 +29,11 @@ func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // newTest returns a Reporter on a fake clock that starts at 14:03:00 UTC,
-// without its ticker (the test calls tick) and without redraw throttling.
+// without its ticker (the test calls tick).
 func newTest(opts Options) (*Reporter, *clock) {
 	c := &clock{t: time.Date(2025, 11, 21, 14, 3, 0, 0, time.UTC)}
 	opts.Now = c.now
 	r := newReporter(opts)
-	r.throttle = 0
 	return r, c
 }
 
@@ -90,7 +90,7 @@ func TestPlainLines(t *testing.T) {
 	r.Finish()
 	r.Summary()
 	want := `gomodx: 14:03:00 example.com/a@v1.0.0: .zip from goproxy.cn: 503 Service Unavailable; retrying
-gomodx: 14:03:05 2/6 files, 300 B, 60 B/s; waiting 4s for example.com/a@v1.0.0 .zip from goproxy.cn
+gomodx: 14:03:05 2/6 files (finding more), 300 B, 60 B/s; waiting 4s for example.com/a@v1.0.0 .zip from goproxy.cn
 gomodx: 14:03:05 example.com/a@v1.0.0: .zip from goproxy.cn: 503 Service Unavailable (2 tries); trying proxy.golang.org
 gomodx: fetched 2 modules (5 files, 3.5 MB) in 7.0s, 500.1 kB/s; 1 retry, 1 failover; proxy.golang.org 100%, goproxy.cn <1%
 `
@@ -110,8 +110,8 @@ func TestPlainProgressLineRate(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	want := []string{
-		"gomodx: 14:03:05 0/3 files, 0 B; waiting 5s for example.com/a@v1.0.0 .zip from goproxy.cn",
-		"gomodx: 14:03:10 0/3 files, 0 B; waiting 10s for example.com/a@v1.0.0 .zip from goproxy.cn",
+		"gomodx: 14:03:05 0/3 files (finding more), 0 B; waiting 5s for example.com/a@v1.0.0 .zip from goproxy.cn",
+		"gomodx: 14:03:10 0/3 files (finding more), 0 B; waiting 10s for example.com/a@v1.0.0 .zip from goproxy.cn",
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
@@ -276,6 +276,9 @@ func TestJSONWriteErrorStopsStream(t *testing.T) {
 	if w.n != 1 {
 		t.Errorf("%d writes after the first failed, want none", w.n-1)
 	}
+	if err := r.Err(); err == nil || err.Error() != "broken pipe" {
+		t.Errorf("Err() = %v, want the write's error", err)
+	}
 }
 
 func TestInterruptIsNotAFailure(t *testing.T) {
@@ -391,10 +394,24 @@ func TestTerminalBar(t *testing.T) {
 	if w.raw.Len() != 0 {
 		t.Fatalf("a bar before anything happened: %q", w.raw.String())
 	}
+	// While a go.mod is still to be read, the plan may grow: the bar shows
+	// activity, not a share, and there is no ETA.
 	fetch(r, c, modA, modcache.Info, mirror1, 100, 500*time.Millisecond)
 	fetch(r, c, modA, modcache.Mod, mirror1, 2_000_000, 500*time.Millisecond)
 	r.tick()
-	if got, want := w.scr.text(), "  33% ██████░░░░░░░░░░░░░░  2/6 files, 2.0 MB, 2.0 MB/s, 0:01 ETA 0:02, goproxy.cn"; got != want {
+	if got, want := w.scr.text(), "░░███░░░░░░░░░░░░░░░ 2/6 files (finding more), 2.0 MB, 2.0 MB/s, 0:01, goproxy.cn"; got != want {
+		t.Errorf("bar:\n%q\nwant:\n%q", got, want)
+	}
+	r.tick()
+	if got, want := w.scr.text(), "░░░███░░░░░░░░░░░░░░ 2/6 files (finding more), 2.0 MB, 2.0 MB/s, 0:01, goproxy.cn"; got != want {
+		t.Errorf("bar:\n%q\nwant:\n%q", got, want)
+	}
+
+	// Every go.mod read, and nothing planned for a while: the bar fills,
+	// with an ETA.
+	fetch(r, c, modB, modcache.Mod, mirror1, 1000, time.Second)
+	r.tick()
+	if got, want := w.scr.text(), "██████████░░░░░░░░░░ 3/6 files, 2.0 MB, 1.0 MB/s, 0:02, ETA 0:02, goproxy.cn"; got != want {
 		t.Errorf("bar:\n%q\nwant:\n%q", got, want)
 	}
 
@@ -403,7 +420,7 @@ func TestTerminalBar(t *testing.T) {
 	c.advance(12 * time.Second)
 	r.Mirror(mirrors.Event{Kind: mirrors.Hedged, Mod: modB, File: "zip", Mirror: mirror1, Next: mirror2, Attempt: 1})
 	r.tick()
-	if got, want := w.scr.text(), "  33% ██████░░░░░░░░░░░░░░  2/6 files, 2.0 MB, 153.9 kB/s, 0:13 ETA 0:26, waiting 12s for example.com/b@v1.2.0 .zip from goproxy.cn, trying proxy.golang.org"; got != want {
+	if got, want := w.scr.text(), "██████████░░░░░░░░░░ 3/6 files, 2.0 MB, 142.9 kB/s, 0:14, ETA 0:14, waiting 12s for example.com/b@v1.2.0 .zip from goproxy.cn, trying proxy.golang.org"; got != want {
 		t.Errorf("slow bar:\n%q\nwant:\n%q", got, want)
 	}
 
@@ -411,7 +428,7 @@ func TestTerminalBar(t *testing.T) {
 	r.Mirror(mirrors.Event{Kind: mirrors.FailedOver, Mod: modB, File: "zip", Mirror: mirror1, Next: mirror2, Attempt: 1, Err: errors.New("stalled: no data received")})
 	r.tick()
 	lines := strings.Split(w.scr.text(), "\n")
-	if len(lines) != 2 || lines[0] != "gomodx: example.com/b@v1.2.0: .zip from goproxy.cn: stalled: no data received; trying proxy.golang.org" || !strings.HasPrefix(lines[1], "  33% ") {
+	if len(lines) != 2 || lines[0] != "gomodx: example.com/b@v1.2.0: .zip from goproxy.cn: stalled: no data received; trying proxy.golang.org" || !strings.HasPrefix(lines[1], "██████████░") {
 		t.Errorf("screen after a failover:\n%s", w.scr.text())
 	}
 
@@ -435,6 +452,48 @@ func TestTerminalBar(t *testing.T) {
 	}
 }
 
+// TestTerminalBarNeverGoesBackwards: when the plan grows, the files known
+// grow with it, but the bar keeps what it showed; files interrupted by
+// Ctrl-C are not done.
+func TestTerminalBarNeverGoesBackwards(t *testing.T) {
+	w := &termWriter{t: t}
+	r, c := newTest(Options{Stderr: w, IsTerminal: true, NoColor: true, Width: func() int { return 160 }})
+	bar := func() (filled int, text string) {
+		line := w.scr.lines[len(w.scr.lines)-1]
+		cells, text, _ := strings.Cut(line, " ")
+		return strings.Count(cells, "█"), text
+	}
+	plan(r, modA)
+	for _, k := range []modcache.Kind{modcache.Info, modcache.Mod, modcache.Zip} {
+		fetch(r, c, modA, k, mirror1, 100, time.Second)
+	}
+	r.tick()
+	full, _ := bar()
+	if full != barWidth-1 {
+		t.Fatalf("%d cells filled with every file known done, want %d", full, barWidth-1)
+	}
+	// Four more modules: 3 of 15 files done.
+	m := make([]module.Version, 4)
+	for i := range m {
+		m[i] = module.Version{Path: fmt.Sprintf("example.com/m%d", i), Version: "v1.0.0"}
+	}
+	plan(r, m...)
+	r.tick()
+	if got, text := bar(); got != full || text != "3/15 files (finding more), 300 B, 100 B/s, 0:03, goproxy.cn" {
+		t.Errorf("after the plan grew: %d cells, %q; want %d cells, 3/15 files (finding more)", got, text, full)
+	}
+	// Ctrl-C: the files in flight fail with the interrupt; none is done.
+	for _, mod := range m {
+		r.File(prefetch.Event{Mod: mod, Kind: modcache.Mod, State: prefetch.Failed, Err: context.Canceled})
+	}
+	c.advance(time.Second)
+	r.tick()
+	if got, text := bar(); got != full || !strings.HasPrefix(text, "3/15 files,") {
+		t.Errorf("after an interrupt: %d cells, %q; want %d cells, 3/15 files", got, text, full)
+	}
+	r.Finish()
+}
+
 func TestTerminalBarNeverWraps(t *testing.T) {
 	for _, width := range []int{40, 60, 80} {
 		w := &termWriter{t: t}
@@ -448,6 +507,41 @@ func TestTerminalBarNeverWraps(t *testing.T) {
 			t.Errorf("width %d: drew %d columns:\n%s", width, w.scr.max, w.scr.text())
 		}
 		r.Finish()
+	}
+}
+
+// TestETAFits: on an 80-column terminal, with a real project's numbers,
+// the ETA is shown (the elapsed time and the bytes make room for it), and
+// the plain lines of a log carry it too.
+func TestETAFits(t *testing.T) {
+	run := func(out io.Writer, tty bool) *Reporter {
+		r, c := newTest(Options{Stderr: out, IsTerminal: tty, Width: func() int { return 80 }})
+		var mods []module.Version
+		for i := range 104 {
+			mods = append(mods, module.Version{Path: fmt.Sprintf("golang.org/x/m%d", i), Version: "v0.31.2"})
+		}
+		plan(r, mods...)
+		for _, m := range mods[:66] {
+			fetch(r, c, m, modcache.Mod, mirror2, 1000, 10*time.Millisecond)
+			fetch(r, c, m, modcache.Info, mirror2, 100, 10*time.Millisecond)
+			fetch(r, c, m, modcache.Zip, mirror2, 400_000, 60*time.Millisecond)
+		}
+		for _, m := range mods[66:] {
+			fetch(r, c, m, modcache.Mod, mirror2, 1000, 10*time.Millisecond)
+		}
+		c.advance(time.Second)
+		r.tick()
+		return r
+	}
+	w := &termWriter{t: t}
+	run(w, true)
+	if got, want := w.scr.text(), "███████████████░░░░░ 236/312 files, 4.0 MB/s, ETA 0:02, proxy.golang.org"; got != want {
+		t.Errorf("bar on an 80-column terminal:\n%q\nwant:\n%q", got, want)
+	}
+	var log bytes.Buffer
+	run(&log, false).tick()
+	if got, want := log.String(), "gomodx: 14:03:06 236/312 files, 26.5 MB, 4.0 MB/s, ETA 0:02\n"; got != want {
+		t.Errorf("log:\n%q\nwant:\n%q", got, want)
 	}
 }
 
@@ -599,6 +693,26 @@ func TestFailoverWithoutNext(t *testing.T) {
 	}
 }
 
+// TestNothingMoreAfterNotShown: once a mirror's failures are said not to
+// be shown, no more are, whether retries or failovers, whatever the error.
+func TestNothingMoreAfterNotShown(t *testing.T) {
+	var stderr bytes.Buffer
+	r, _ := newTest(Options{Stderr: &stderr})
+	for i := range 6 {
+		m := module.Version{Path: fmt.Sprintf("example.com/m%d", i), Version: "v1.0.0"}
+		r.Mirror(mirrors.Event{Kind: mirrors.Retrying, Mod: m, File: "zip", Mirror: mirror1, Attempt: 2, Err: status503})
+		r.Mirror(mirrors.Event{Kind: mirrors.Retrying, Mod: m, File: "zip", Mirror: mirror1, Attempt: 3, Err: fmt.Errorf("unexpected EOF after %d bytes", 1000+i)})
+		r.Mirror(mirrors.Event{Kind: mirrors.FailedOver, Mod: m, File: "zip", Mirror: mirror1, Next: mirror2, Attempt: 3, Err: &retry.GiveUpError{Tries: 3, Err: status503}})
+	}
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	if len(lines) != maxRepeats || !strings.HasSuffix(lines[maxRepeats-1], " (further failures of goproxy.cn not shown; -v shows all)") {
+		t.Errorf("lines:\n%s\nwant %d, the last saying more are not shown", stderr.String(), maxRepeats)
+	}
+	if r.retries != 12 || r.failovers != 6 {
+		t.Errorf("%d retries, %d failovers counted; want 12, 6", r.retries, r.failovers)
+	}
+}
+
 func TestRepeatedFailuresAreCounted(t *testing.T) {
 	var stderr bytes.Buffer
 	r, _ := newTest(Options{Stderr: &stderr})
@@ -609,7 +723,7 @@ func TestRepeatedFailuresAreCounted(t *testing.T) {
 	r.Mirror(mirrors.Event{Kind: mirrors.FailedOver, Mod: modA, File: "zip", Mirror: mirror2, Attempt: 1, Err: status503})
 	want := `gomodx: 14:03:00 example.com/m0@v1.0.0: .zip from goproxy.cn: 503 Service Unavailable; trying proxy.golang.org
 gomodx: 14:03:00 example.com/m1@v1.0.0: .zip from goproxy.cn: 503 Service Unavailable; trying proxy.golang.org
-gomodx: 14:03:00 example.com/m2@v1.0.0: .zip from goproxy.cn: 503 Service Unavailable; trying proxy.golang.org (more like this not shown; -v shows all)
+gomodx: 14:03:00 example.com/m2@v1.0.0: .zip from goproxy.cn: 503 Service Unavailable; trying proxy.golang.org (further failures of goproxy.cn not shown; -v shows all)
 gomodx: 14:03:00 example.com/a@v1.0.0: .zip from proxy.golang.org: 503 Service Unavailable; no mirror left
 `
 	if got := stderr.String(); got != want {
@@ -625,11 +739,94 @@ func TestSummaryText(t *testing.T) {
 	r.modules = map[module.Version]bool{modA: true, modB: true}
 	r.fetched, r.bytes = 6, 95_200_000
 	r.retries, r.failovers, r.hedgesWon, r.mismatches, r.repairs, r.failed = 3, 1, 2, 2, 1, 4
+	r.failedMods = map[module.Version]bool{{Path: "example.com/c", Version: "v1.0.0"}: true}
 	r.mirrorSeen = []string{mirror1, mirror2}
 	r.mirrorUse = map[string]*MirrorShare{mirror1: {mirror1, 1, 19_040_000}, mirror2: {mirror2, 5, 76_160_000}}
-	want := "fetched 2 modules (6 files, 95.2 MB) in 4.1s, 23.2 MB/s; 3 retries, 1 failover, 2 hedges won, 2 mismatches, 1 repair, 4 failures; proxy.golang.org 80%, goproxy.cn 20%"
+	want := "fetched 2 modules (6 files, 95.2 MB) in 4.1s, 23.2 MB/s; 3 retries, 1 failover, 2 hedges won, 2 mismatches, 1 repair, 1 module failed; proxy.golang.org 80%, goproxy.cn 20%"
 	if got := r.summaryText(4100 * time.Millisecond); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestFailedModuleIsNotFetched: a module with a file that failed is not
+// counted among those fetched, but as failed; an interrupted file is
+// neither.
+func TestFailedModuleIsNotFetched(t *testing.T) {
+	var stderr, events bytes.Buffer
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events})
+	plan(r, modA, modB)
+	fetch(r, c, modA, modcache.Info, mirror1, 100, time.Second)
+	fetch(r, c, modA, modcache.Mod, mirror1, 100, time.Second)
+	fetch(r, c, modA, modcache.Zip, mirror1, 800, time.Second)
+	fetch(r, c, modB, modcache.Info, mirror1, 100, time.Second)
+	r.File(prefetch.Event{Mod: modB, Kind: modcache.Zip, State: prefetch.Failed, Err: status503})
+	r.File(prefetch.Event{Mod: modB, Kind: modcache.Mod, State: prefetch.Failed, Err: status503})
+	r.Summary()
+	want := "gomodx: fetched 1 module (4 files, 1.1 kB) in 4.0s, 275 B/s; 1 module failed; goproxy.cn 100%\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	if !strings.Contains(events.String(), `"Modules":1,"Files":4,`) || !strings.Contains(events.String(), `"Failed":2,`) {
+		t.Errorf("summary event:\n%s", events.String())
+	}
+
+	// Only files of a module that failed: no module is said to be fetched.
+	stderr.Reset()
+	r, c = newTest(Options{Stderr: &stderr})
+	plan(r, modB)
+	fetch(r, c, modB, modcache.Info, mirror1, 100, time.Second)
+	r.File(prefetch.Event{Mod: modB, Kind: modcache.Zip, State: prefetch.Failed, Err: status503})
+	r.Summary()
+	want = "gomodx: fetched 1 file (100 B) in 1.0s, 100 B/s; 1 module failed; goproxy.cn 100%\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestSummaryAfterGoFailed: when the go command failed, nothing is printed
+// after its error, but the event stream still ends with the summary.
+func TestSummaryAfterGoFailed(t *testing.T) {
+	var stderr, events bytes.Buffer
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events})
+	plan(r, modA)
+	fetch(r, c, modA, modcache.Zip, mirror1, 2000, 2*time.Second)
+	r.Finish()
+	r.GoFailed()
+	r.Summary()
+	if stderr.Len() != 0 {
+		t.Errorf("printed after go failed:\n%s", stderr.String())
+	}
+	if !strings.Contains(events.String(), `"Action":"summary"`) {
+		t.Errorf("no summary event:\n%s", events.String())
+	}
+}
+
+// TestSummaryTimeIsFetchTime: what the loopback proxy fetches while the go
+// command runs counts, but not the time go spends on its own work.
+func TestSummaryTimeIsFetchTime(t *testing.T) {
+	var stderr bytes.Buffer
+	r, c := newTest(Options{Stderr: &stderr})
+	plan(r, modA)
+	fetch(r, c, modA, modcache.Zip, mirror1, 2000, 2*time.Second)
+	r.Finish()
+	c.advance(30 * time.Second) // go builds
+	// Two requests of go's, overlapping: 1s and 1.5s, 2s in all.
+	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modB, File: "info", Mirror: mirror1, Attempt: 1})
+	c.advance(500 * time.Millisecond)
+	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modB, File: "mod", Mirror: mirror1, Attempt: 1})
+	c.advance(500 * time.Millisecond)
+	r.Mirror(mirrors.Event{Kind: mirrors.Done, Mod: modB, File: "info", Mirror: mirror1, Attempt: 1, Bytes: 1000, Elapsed: time.Second})
+	r.File(prefetch.Event{Mod: modB, Kind: modcache.Info, State: prefetch.Planned})
+	r.File(prefetch.Event{Mod: modB, Kind: modcache.Info, State: prefetch.Fetched, Bytes: 1000})
+	c.advance(time.Second)
+	r.Mirror(mirrors.Event{Kind: mirrors.Done, Mod: modB, File: "mod", Mirror: mirror1, Attempt: 1, Bytes: 1000, Elapsed: 1500 * time.Millisecond})
+	r.File(prefetch.Event{Mod: modB, Kind: modcache.Mod, State: prefetch.Planned})
+	r.File(prefetch.Event{Mod: modB, Kind: modcache.Mod, State: prefetch.Fetched, Bytes: 1000})
+	c.advance(time.Minute) // go goes on building
+	r.Summary()
+	want := "gomodx: fetched 2 modules (3 files, 4.0 kB) in 4.0s, 1.0 kB/s; goproxy.cn 100%\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/mod/module"
 	"golang.org/x/term"
 
@@ -19,10 +18,11 @@ import (
 )
 
 // status is the progress so far, for a progress line:
-// "42/310 files, 12.3 MB, 2.1 MB/s".
+// "42/310 files (finding more), 12.3 MB, 2.1 MB/s" or
+// "198/310 files, 41.0 MB, 4.1 MB/s, ETA 0:05".
 func (r *Reporter) status(now time.Time) string {
 	f := r.fields(now)
-	return strings.Join(slices.DeleteFunc([]string{f.files, f.bytes, f.rate}, isEmpty), ", ")
+	return strings.Join(slices.DeleteFunc([]string{f.files, f.bytes, f.rate, f.eta}, isEmpty), ", ")
 }
 
 // fields are the parts of the progress display.
@@ -30,18 +30,29 @@ type fields struct {
 	files, bytes, rate, clock, eta string
 }
 
+// growing reports whether the plan may still grow: a go.mod file planned
+// is not read yet (each adds the modules it requires), or a file was
+// planned a moment ago. Called with r.mu held.
+func (r *Reporter) growing(now time.Time) bool {
+	return r.pendingMods > 0 || now.Sub(r.lastPlanned) < growQuiet
+}
+
 func (r *Reporter) fields(now time.Time) fields {
 	elapsed := now.Sub(r.start)
 	f := fields{
-		files: fmt.Sprintf("%d/%d files", r.settled, r.planned),
+		files: fmt.Sprintf("%d/%d files", r.done, r.planned),
 		bytes: formatBytes(r.bytes),
 		clock: formatClock(elapsed),
 	}
 	if s := elapsed.Seconds(); s > 0 && r.bytes > 0 {
 		f.rate = formatBytes(int64(float64(r.bytes)/s)) + "/s"
 	}
-	if r.settled > 0 && r.planned > r.settled && elapsed >= time.Second {
-		eta := time.Duration(float64(elapsed) * float64(r.planned-r.settled) / float64(r.settled))
+	switch {
+	case r.growing(now):
+		// A total that grows makes any estimate a guess: say so instead.
+		f.files += " (finding more)"
+	case r.done > 0 && r.planned > r.settled && elapsed >= time.Second:
+		eta := time.Duration(float64(elapsed) * float64(r.planned-r.settled) / float64(r.done))
 		if eta >= time.Second {
 			f.eta = "ETA " + formatClock(eta)
 		}
@@ -53,20 +64,19 @@ func isEmpty(s string) bool { return s == "" }
 
 // barText is the text beside the bar, in at most room columns: the files,
 // bytes, rate, elapsed time, ETA, and the mirror in use or the request that
-// waits longest. When room is short, the ETA goes first, then the rate, the
-// time and the bytes; the mirror or the wait is cut last.
+// waits longest. When room is short, the elapsed time goes first, then the
+// bytes, the rate and the ETA; the mirror or the wait is cut last.
 func (r *Reporter) barText(now time.Time, room int) string {
 	f := r.fields(now)
 	tail := r.slowest(now)
 	if tail == "" {
 		tail = mirrorName(r.busiest())
 	}
-	for _, drop := range []*string{nil, &f.eta, &f.rate, &f.clock, &f.bytes} {
+	for _, drop := range []*string{nil, &f.clock, &f.bytes, &f.rate, &f.eta} {
 		if drop != nil {
 			*drop = ""
 		}
-		clock := strings.TrimSpace(f.clock + " " + f.eta)
-		text := strings.Join(slices.DeleteFunc([]string{f.files, f.bytes, f.rate, clock, tail}, isEmpty), ", ")
+		text := strings.Join(slices.DeleteFunc([]string{f.files, f.bytes, f.rate, f.clock, f.eta, tail}, isEmpty), ", ")
 		if utf8.RuneCountInString(text) <= room {
 			return text
 		}
@@ -114,45 +124,56 @@ func (r *Reporter) busiest() string {
 
 // showBar starts the bar. Called with r.mu held.
 func (r *Reporter) showBar() {
-	if r.bar != nil || !r.tty {
+	if r.bar || !r.tty {
 		return
 	}
-	r.bar = progressbar.NewOptions64(barMax,
-		progressbar.OptionSetWriter(r.opts.Stderr),
-		progressbar.OptionSetVisibility(r.tty),
-		progressbar.OptionThrottle(r.throttle),
-		progressbar.OptionUseANSICodes(true),
-		progressbar.OptionSetWidth(barWidth),
-		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionSetElapsedTime(false),
-		progressbar.OptionShowDescriptionAtLineEnd(),
-		progressbar.OptionSetTheme(progressbar.Theme{Saucer: "█", SaucerPadding: "░"}),
-	)
+	r.bar = true
 	r.redraw(r.now())
 }
 
-// barMax is the bar's scale: it shows files settled per mille of planned,
-// and never reaches the end while running, because progressbar stops
-// drawing a bar that did and the plan may still grow.
-const barMax = 1000
+// The bar's controls: back to the start of the line, then erase to its
+// end (after drawing) or all of it (to clear).
+const (
+	eraseToEnd = "\x1b[K"
+	clearLine  = "\r\x1b[2K"
+)
 
-// redraw draws the bar with the current state. Called with r.mu held.
+// redraw draws the bar with the current state: a bar of barWidth cells,
+// then the text. Called with r.mu held.
 func (r *Reporter) redraw(now time.Time) {
-	if r.bar == nil || !r.finishedAt.IsZero() {
+	if !r.bar || !r.finishedAt.IsZero() {
 		return
 	}
-	var permille int64
-	if r.planned > 0 {
-		permille = min(int64(r.settled)*barMax/int64(r.planned), barMax-1)
-	}
 	// The line must never wrap, or the bar could not erase itself: not even
-	// when the terminal echoes "^C" after it. progressbar draws
-	// "%4d%% " + bar + "  " + desc + " ".
-	room := r.width() - len("^C") - 1 - (barWidth + 9)
-	// Describe draws; Set64 draws too when the percentage changes, unless
-	// throttled: the text is always fresh, the bar at most a tick behind.
-	r.bar.Describe(r.barText(now, room))
-	r.bar.Set64(permille)
+	// when the terminal echoes "^C" after it.
+	room := r.width() - len("^C") - 1 - (barWidth + 1)
+	line := r.barCells(now) + " " + r.barText(now, room)
+	io.WriteString(r.opts.Stderr, "\r"+line+eraseToEnd)
+}
+
+// barCells draws the bar itself. While the plan grows, a block moves
+// along it to show that work goes on, without a share that the next go.mod
+// read would take back; after, it fills with the files done, and never
+// empties again, even if the plan grows once more.
+func (r *Reporter) barCells(now time.Time) string {
+	const block = 3
+	if r.growing(now) && r.fill == 0 {
+		pos := r.frame % (barWidth - block + 1)
+		return strings.Repeat("░", pos) + strings.Repeat("█", block) + strings.Repeat("░", barWidth-block-pos)
+	}
+	if r.planned > 0 {
+		// Never full while running: the go command still has to run.
+		r.fill = max(r.fill, min(r.done*barWidth/r.planned, barWidth-1))
+	}
+	return strings.Repeat("█", r.fill) + strings.Repeat("░", barWidth-r.fill)
+}
+
+// clearBar erases the bar, leaving the cursor at the start of an empty
+// line. Called with r.mu held.
+func (r *Reporter) clearBar() {
+	if r.bar {
+		io.WriteString(r.opts.Stderr, clearLine)
+	}
 }
 
 // width is the terminal's width.
@@ -194,14 +215,15 @@ func (r *Reporter) trace(format string, args ...any) {
 	}
 }
 
-// println writes a whole line, erasing the bar first; the next redraw
-// brings the bar back below it. Called with r.mu held.
+// println writes a whole line, erasing the bar first; the bar is drawn
+// again below it. Called with r.mu held.
 func (r *Reporter) println(line string) {
-	if r.bar != nil && r.finishedAt.IsZero() {
-		r.bar.Clear()
+	shown := r.bar && r.finishedAt.IsZero()
+	if shown {
+		r.clearBar()
 	}
 	io.WriteString(r.opts.Stderr, line+"\n")
-	if r.bar != nil && r.finishedAt.IsZero() {
+	if shown {
 		r.redraw(r.now())
 	}
 }
