@@ -202,6 +202,7 @@ type command struct {
 	cfg            config
 	stdout, stderr io.Writer
 	log            *slog.Logger
+	eventsOpened   bool // --json-file was started by an earlier reporter (openEvents)
 }
 
 func newCommand(cfg config, stdout, stderr io.Writer) *command {
@@ -514,7 +515,7 @@ func (c *command) reporter() (*progress.Reporter, func(*error), error) {
 	closeEvents := func() error { return nil }
 	switch {
 	case c.cfg.jsonFile != "":
-		f, err := os.Create(c.cfg.jsonFile)
+		f, err := c.openEvents()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -573,7 +574,11 @@ func (c *command) goEnv(ctx context.Context, dir string) (*wrap.Go, *goenv.Confi
 		return nil, nil, err
 	}
 	g.SetStall(ctx, c.cfg.retry.Stall) // git gives up on a stalled fetch too
-	env, err := g.Config(ctx, dir)
+	// Before go runs at all: the toolchain it switches to (toolchain.go).
+	env, err := c.toolchain(ctx, g, dir)
+	if env == nil && err == nil {
+		env, err = g.Config(ctx, dir)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

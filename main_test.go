@@ -86,8 +86,9 @@ func TestScript(t *testing.T) {
 				}
 				proxy := ts.Value(proxyKey{}).(*faultProxy)
 				base := strings.TrimPrefix(proxy.URL, "http://")
+				out := ts.Stdout() // even for no request: stdout is proxylog's, not the last command's
 				for _, line := range proxy.takeLog() {
-					ts.Stdout().Write([]byte(strings.ReplaceAll(line, base, "") + "\n"))
+					out.Write([]byte(strings.ReplaceAll(line, base, "") + "\n"))
 				}
 			},
 			// waitproxy waits, at most ten seconds, until the fault proxy has
