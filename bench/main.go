@@ -82,9 +82,11 @@ type config struct {
 	handshake  float64
 	bandwidth  float64 // MB/s, 0 for none
 
-	faults    bool          // the fault comparison instead (faults.go)
-	scenarios []string      // of -faults; none means all
-	retryWait time.Duration // GOMODX_RETRY_WAIT for -faults, 0 for gomodx's default
+	faults     bool          // the fault comparison instead (faults.go)
+	scenarios  []string      // of -faults; none means defaultScenarios
+	faultSeeds []uint64      // of -faults: a row per seed for each scenario whose faults are drawn
+	retryWait  time.Duration // GOMODX_RETRY_WAIT for -faults, 0 for gomodx's default
+	eventsDir  string        // keep gomodx's JSON events of each -faults run here
 	real      bool          // the real proxy check instead (real.go)
 	realProxy string        // GOPROXY of -real
 }
@@ -145,9 +147,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Minute, "limit for each command run")
 	fs.Float64Var(&cfg.handshake, "handshake", 2, "RTTs a new connection costs before its first request (2: TCP + TLS 1.3)")
 	fs.Float64Var(&cfg.bandwidth, "bandwidth", 0, "total bandwidth shared by all responses, in MB/s (0: unlimited)")
-	fs.BoolVar(&cfg.faults, "faults", false, "compare the tools on faulty mirrors instead; its defaults: -scale 0.2 -rtt 50 -rounds 1 -timeout 120s -tools go,gomodx -commands download")
-	scenarios := fs.String("scenarios", "", "with -faults, the scenarios to run, comma-separated (default: all)")
-	fs.DurationVar(&cfg.retryWait, "retry-wait", 100*time.Millisecond, "with -faults, GOMODX_RETRY_WAIT for gomodx (0: gomodx's default)")
+	fs.BoolVar(&cfg.faults, "faults", false, "compare the tools on faulty mirrors instead, on the first of -projects (or -generated); its defaults: -rtt 50 -rounds 3 -timeout 120s -tools go,gomodx -commands download")
+	scenarios := fs.String("scenarios", "", "with -faults, the scenarios to run, comma-separated, or all (default: "+strings.Join(defaultScenarios, ",")+")")
+	seeds := fs.String("fault-seeds", "1,2,3", "with -faults, the seeds of the faults: a row per seed for each scenario whose faults are drawn")
+	fs.DurationVar(&cfg.retryWait, "retry-wait", 0, "with -faults, GOMODX_RETRY_WAIT for gomodx (0: gomodx's default)")
+	fs.StringVar(&cfg.eventsDir, "events", "", "with -faults, keep a copy of gomodx's JSON events (--json-file) of each run in this directory")
 	fs.BoolVar(&cfg.real, "real", false, "compare the tools once on a real project against a real module proxy (needs the internet); its defaults: -rounds 2 -timeout 5m -tools go,gomodx")
 	fs.StringVar(&cfg.realProxy, "real-proxy", "https://proxy.golang.org", "with -real, the GOPROXY to use; GOSUMDB=sum.golang.org is checked through it")
 	if err := fs.Parse(args); err != nil {
@@ -163,7 +167,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case cfg.faults && cfg.real:
 		return cfg, fmt.Errorf("-faults and -real cannot be used together")
 	case cfg.faults:
-		defaults = map[string]string{"scale": "0.2", "rtt": "50", "rounds": "1", "timeout": "120s", "tools": "go,gomodx", "commands": "download", "settle": "0s"}
+		defaults = map[string]string{"scale": "0.2", "rtt": "50", "rounds": "3", "timeout": "120s", "tools": "go,gomodx", "commands": "download"}
 	case cfg.real:
 		defaults = map[string]string{"rounds": "2", "timeout": "5m", "tools": "go,gomodx"}
 	}
@@ -180,6 +184,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if _, err := findProject(p); err != nil {
 			return cfg, err
 		}
+	}
+	for _, f := range split(*seeds) {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil || n == 0 {
+			return cfg, fmt.Errorf("-fault-seeds: bad seed %q (want a positive integer)", f)
+		}
+		cfg.faultSeeds = append(cfg.faultSeeds, n)
+	}
+	if len(cfg.faultSeeds) == 0 {
+		return cfg, fmt.Errorf("-fault-seeds needs at least one seed")
 	}
 	cfg.scenarios = split(*scenarios)
 	if err := checkScenarios(cfg.scenarios); err != nil {

@@ -193,8 +193,10 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	urlPath := path.Clean("/" + r.URL.Path)
 	var fault faultKind
+	attempt := 0
 	if f != nil {
-		fault = f.pick(urlPath, m.attempt(urlPath))
+		attempt = m.attempt(urlPath)
+		fault = f.pick(urlPath, attempt, r.Header.Get("Range") != "")
 	}
 	switch fault {
 	case faultHang:
@@ -206,7 +208,8 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if f.retryAfter != "" {
 			w.Header().Set("Retry-After", f.retryAfter)
 		}
-		http.Error(w, http.StatusText(f.status), f.status)
+		status := f.statusFor(urlPath, attempt)
+		http.Error(w, http.StatusText(status), status)
 		return
 	}
 
@@ -227,6 +230,11 @@ func (m *mirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if b, ok := f.tampered(urlPath); ok {
 		m.faulted.Add(1)
 		body, size = bytes.NewReader(b), int64(len(b))
+	}
+	if fault == faultTruncate {
+		m.faulted.Add(1)
+		size = f.cut(urlPath, attempt, size)
+		body = readSeeker{io.LimitReader(body, size), body}
 	}
 	w.Header().Set("Content-Type", contentType(name))
 	w.Header().Set("Accept-Ranges", "bytes")
@@ -342,9 +350,22 @@ type faults struct {
 	statusZip1 bool    // … or to the first request of every zip
 	retryAfter string  // with this Retry-After header, if set
 
-	reset float64 // share of zip bodies cut at half, connection closed
-	stall float64 // share of zip bodies that stop at half, connection held open
-	hang  float64 // share of requests that get no headers until the client gives up
+	// statuses, if set, are the statuses answered instead of status,
+	// each as likely (the mix: 502 and 503).
+	statuses []int
+
+	reset    float64 // share of zip bodies cut at half, connection closed
+	resetAny float64 // share of all responses cut at half, connection closed
+	stall    float64 // share of zip bodies that stop at half, connection held open
+	hang     float64 // share of requests that get no headers until the client gives up
+	// truncate is the share of zips served cut short, but as a
+	// well-formed 200 whose Content-Length matches the bytes sent: only
+	// the checksum can tell. Not applied to a Range request.
+	truncate float64
+
+	// salt tells apart the draws of mirrors that share a seed (GOPROXY=A|B
+	// with the same faults on both, drawn independently).
+	salt uint64
 
 	delay  time.Duration     // added to every response
 	tamper map[string][]byte // URL path → the altered bytes served for it
@@ -354,34 +375,80 @@ type faults struct {
 type faultKind int
 
 const (
-	faultNone   faultKind = iota
-	faultStatus           // an error status
-	faultHang             // no headers, ever
-	faultReset            // half the body, then the connection closes
-	faultStall            // half the body, then nothing
+	faultNone     faultKind = iota
+	faultStatus             // an error status
+	faultHang               // no headers, ever
+	faultReset              // half the body, then the connection closes
+	faultStall              // half the body, then nothing
+	faultTruncate           // a 200 with part of the zip, Content-Length to match
 )
 
 // pick decides the fate of the request for urlPath that follows attempt
-// earlier ones.
-func (f *faults) pick(urlPath string, attempt int) faultKind {
+// earlier ones. One draw per request, in bands laid end to end: hang,
+// status, reset, stall, truncate; so the shares add up as given (10% 5xx
+// and 2% resets spoil 12% of requests, never one twice).
+func (f *faults) pick(urlPath string, attempt int, ranged bool) faultKind {
 	zip := strings.HasSuffix(urlPath, ".zip")
-	switch {
-	case f.draw(urlPath, attempt) < f.hang:
-		return faultHang
-	case f.status != 0 && (f.draw(urlPath, attempt) < f.statusRate || f.statusZip1 && zip && attempt == 0):
+	if f.status != 0 && f.statusZip1 && zip && attempt == 0 {
 		return faultStatus
-	case zip && f.draw(urlPath, attempt) < f.reset:
-		return faultReset
-	case zip && f.draw(urlPath, attempt) < f.stall:
-		return faultStall
+	}
+	d := f.draw(urlPath, attempt)
+	bands := []struct {
+		share float64
+		kind  faultKind
+	}{
+		{f.hang, faultHang},
+		{f.statusShare(), faultStatus},
+		{f.resetAny, faultReset},
+		{zipOnly(zip, f.reset), faultReset},
+		{zipOnly(zip, f.stall), faultStall},
+		{zipOnly(zip && !ranged, f.truncate), faultTruncate},
+	}
+	for _, b := range bands {
+		if d < b.share {
+			return b.kind
+		}
+		d -= b.share
 	}
 	return faultNone
 }
 
-// draw returns a number in [0, 1) that depends only on the seed, the path
-// and the attempt.
+// statusShare is the share of requests answered with an error status.
+func (f *faults) statusShare() float64 {
+	if f.status == 0 && len(f.statuses) == 0 {
+		return 0
+	}
+	return f.statusRate
+}
+
+// zipOnly is share for a zip, 0 for anything else.
+func zipOnly(zip bool, share float64) float64 {
+	if !zip {
+		return 0
+	}
+	return share
+}
+
+// statusFor is the error status of a faultStatus answer to the request
+// for urlPath that follows attempt earlier ones.
+func (f *faults) statusFor(urlPath string, attempt int) int {
+	if len(f.statuses) == 0 {
+		return f.status
+	}
+	i := int(f.draw(urlPath+"#status", attempt) * float64(len(f.statuses)))
+	return f.statuses[min(i, len(f.statuses)-1)]
+}
+
+// cut is how many of size bytes a truncated zip keeps: between a tenth
+// and nine tenths, drawn.
+func (f *faults) cut(urlPath string, attempt int, size int64) int64 {
+	return int64((0.1 + 0.8*f.draw(urlPath+"#cut", attempt)) * float64(size))
+}
+
+// draw returns a number in [0, 1) that depends only on the seed, the salt,
+// the path and the attempt.
 func (f *faults) draw(urlPath string, attempt int) float64 {
-	h := sha256.Sum256(fmt.Appendf(nil, "%d\x00%s\x00%d", f.seed, urlPath, attempt))
+	h := sha256.Sum256(fmt.Appendf(nil, "%d\x00%d\x00%s\x00%d", f.seed, f.salt, urlPath, attempt))
 	return float64(binary.BigEndian.Uint64(h[:])>>11) / (1 << 53)
 }
 

@@ -22,13 +22,13 @@ func TestFaultsDraw(t *testing.T) {
 	const n = 4000
 	for i := range n {
 		p := fmt.Sprintf("/example.com/m%03d/@v/v1.0.0.mod", i)
-		got := f.pick(p, 0)
-		if got != g.pick(p, 0) {
+		got := f.pick(p, 0, false)
+		if got != g.pick(p, 0, false) {
 			t.Fatalf("%s: two draws differ", p)
 		}
 		if got == faultStatus {
 			hits++
-			if f.pick(p, 1) == faultStatus {
+			if f.pick(p, 1, false) == faultStatus {
 				again++
 			}
 		}
@@ -38,6 +38,49 @@ func TestFaultsDraw(t *testing.T) {
 	}
 	if again > hits/4 {
 		t.Errorf("%d of %d retries hit again, want about 5%%", again, hits)
+	}
+}
+
+// TestFaultsMix checks that the mix's faults come in the shares asked
+// for, each request meeting at most one, truncation only on whole zips,
+// and that two mirrors with the same seed but different salts fail on
+// different requests.
+func TestFaultsMix(t *testing.T) {
+	a, b := mixFaults(1, 0), mixFaults(1, 1)
+	counts := map[faultKind]int{}
+	statuses := map[int]int{}
+	same := 0
+	const n = 20000
+	for i := range n {
+		p := fmt.Sprintf("/example.com/m%05d/@v/v1.0.0.zip", i)
+		k := a.pick(p, 0, false)
+		counts[k]++
+		if k == faultStatus {
+			statuses[a.statusFor(p, 0)]++
+		}
+		if k != faultNone && k == b.pick(p, 0, false) {
+			same++
+		}
+		if r := a.pick(p, 0, true); r == faultTruncate {
+			t.Fatalf("%s: a Range request truncated", p)
+		}
+		if m := a.pick(strings.TrimSuffix(p, ".zip")+".mod", 0, false); m == faultTruncate || m == faultStall {
+			t.Fatalf("%s: a .mod got %v, a zip-only fault", p, m)
+		}
+	}
+	want := map[faultKind]float64{faultStatus: 0.10, faultReset: 0.02, faultHang: 0.01, faultTruncate: 0.01, faultStall: 0}
+	for k, share := range want {
+		got := float64(counts[k]) / n
+		if got < share*0.8 || got > share*1.2 {
+			t.Errorf("fault %d: %.2f%% of requests, want %.0f%%", k, got*100, share*100)
+		}
+	}
+	if len(statuses) != 2 || statuses[502] < counts[faultStatus]*4/10 || statuses[503] < counts[faultStatus]*4/10 {
+		t.Errorf("statuses %v, want 502 and 503 about evenly", statuses)
+	}
+	// Independent draws: both fault the same request in about 14% of 14%.
+	if same > n*14/100/4 {
+		t.Errorf("two salts faulted the same %d requests the same way", same)
 	}
 }
 
@@ -113,6 +156,38 @@ func TestMirrorFaults(t *testing.T) {
 			},
 		},
 		{
+			name:   "truncated zip",
+			faults: &faults{truncate: 1},
+			path:   zipPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 200 || first.err != nil || len(first.body) == 0 || len(first.body) >= len(zipData) || first.length != int64(len(first.body)) {
+					t.Errorf("got %v, want a well-formed 200 with part of the zip", first)
+				}
+			},
+		},
+		{
+			name:   "503 or 502",
+			faults: &faults{statuses: []int{502, 503}, statusRate: 1},
+			path:   modPath,
+			check: func(t *testing.T, first, second outcome) {
+				for _, o := range []outcome{first, second} {
+					if o.status != 502 && o.status != 503 {
+						t.Errorf("got %v, want 502 or 503", o)
+					}
+				}
+			},
+		},
+		{
+			name:   "reset of a .mod",
+			faults: &faults{resetAny: 1},
+			path:   modPath,
+			check: func(t *testing.T, first, _ outcome) {
+				if first.status != 200 || len(first.body) != len("module m\n")/2 || !errors.Is(first.err, io.ErrUnexpectedEOF) {
+					t.Errorf("got %v, want half the .mod, then unexpected EOF", first)
+				}
+			},
+		},
+		{
 			name:   "hang",
 			faults: &faults{hang: 1},
 			path:   modPath,
@@ -159,12 +234,13 @@ func TestMirrorFaults(t *testing.T) {
 type outcome struct {
 	status     int // 0: no response
 	retryAfter string
+	length     int64 // Content-Length
 	body       []byte
 	err        error
 }
 
 func (o outcome) String() string {
-	return fmt.Sprintf("status %d, Retry-After %q, %d bytes, error %v", o.status, o.retryAfter, len(o.body), o.err)
+	return fmt.Sprintf("status %d, Retry-After %q, Content-Length %d, %d bytes, error %v", o.status, o.retryAfter, o.length, len(o.body), o.err)
 }
 
 // get fetches url, waiting at most 300ms for all of it.
@@ -184,7 +260,7 @@ func get(t *testing.T, url string) outcome {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	return outcome{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: body, err: err}
+	return outcome{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), length: resp.ContentLength, body: body, err: err}
 }
 
 // TestMirrorRange checks that a Range request gets its bytes with 206, a

@@ -72,6 +72,12 @@ type runner struct {
 	// sync flushes the file system before each timed run, so that no run
 	// pays for writing back what the previous one left dirty.
 	sync bool
+	// events has gomodx write its JSON events (--json-file) into the
+	// run's directory, and the run's result keep its summary.
+	events bool
+	// eventsDir, if set, keeps a copy of each gomodx run's events there,
+	// named by cacheSetup.name.
+	eventsDir string
 }
 
 // setRTT sets the latency of every mirror.
@@ -123,6 +129,15 @@ type result struct {
 	// incomplete, with cacheSetup.check, says why the module cache that
 	// a successful command left fails the check.
 	incomplete error
+	// summary is the summary event of gomodx's --json-file (runner.events),
+	// nil when there was none (plain go, or nothing fetched).
+	summary *progressSummary
+	// load is the machine's load average over the last minute when the
+	// run started (0 where it cannot be read).
+	load float64
+	// cached counts what the module cache holds after the run (with
+	// cacheSetup.check, when the run succeeded).
+	cached cacheCount
 }
 
 // cacheSetup says which GOMODCACHE a run gets.
@@ -133,6 +148,8 @@ type cacheSetup struct {
 	// check, after a successful command, checks that the module cache
 	// is complete and intact without the network (see runner.check).
 	check bool
+	// name names the run's copy of its events in runner.eventsDir.
+	name string
 }
 
 // run runs t's version of cmd on a fresh copy of the main module and
@@ -170,11 +187,22 @@ func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (re
 	gopath := filepath.Join(dir, "gopath")
 	res = r.exec(ctx, t, cmd, app, mc, gopath, dir)
 	res.dir = dir
+	if r.events && t.name == "gomodx" {
+		events := filepath.Join(dir, eventsFile)
+		res.summary = readSummary(events)
+		if r.eventsDir != "" && cs.name != "" {
+			copyFile(events, filepath.Join(r.eventsDir, cs.name+".jsonl"))
+		}
+	}
 	if cs.check && res.err == nil {
 		res.incomplete = r.check(ctx, cmd, app, mc, gopath)
+		res.cached = countCache(filepath.Join(mc, "cache", "download"))
 	}
 	return res, modcache
 }
+
+// eventsFile is where, in a run's directory, gomodx writes its events.
+const eventsFile = "events.jsonl"
 
 // check checks, offline, that the module cache holds what cmd needs and
 // that it is intact: go mod verify checks every module the cache holds
@@ -216,6 +244,9 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, d
 		"GOPATH="+gopath,
 		"XDG_CACHE_HOME="+filepath.Join(dir, "usercache"),
 	), t.env...)
+	if r.events && t.name == "gomodx" {
+		c.Env = append(c.Env, "GOMODX_JSON_FILE="+filepath.Join(dir, eventsFile))
+	}
 	var out tail
 	c.Stdout, c.Stderr = &out, &out
 	c.WaitDelay = 5 * time.Second
@@ -225,11 +256,12 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, d
 		syncDisks()
 	}
 	r.resetMirrors()
+	load := loadAverage()
 	start := time.Now()
 	var idle time.Duration
 	c.Cancel = cancelAndThen(c.Cancel, func() { idle = r.idle(start) })
 	err := c.Run()
-	res := result{wall: time.Since(start), stats: r.resetMirrors(), stderr: out.String(), idle: idle}
+	res := result{wall: time.Since(start), stats: r.resetMirrors(), stderr: out.String(), idle: idle, load: load}
 	if c.ProcessState != nil {
 		res.maxRSS = maxRSS(c.ProcessState)
 		res.cpu = c.ProcessState.UserTime() + c.ProcessState.SystemTime()
@@ -345,4 +377,16 @@ func removeAll(dir string) {
 		return nil
 	})
 	os.RemoveAll(dir)
+}
+
+// loadAverage returns the load average over the last minute, from
+// /proc/loadavg, or 0 where there is none.
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var load float64
+	fmt.Sscan(string(data), &load)
+	return load
 }
