@@ -87,8 +87,8 @@ type config struct {
 	faultSeeds []uint64      // of -faults: a row per seed for each scenario whose faults are drawn
 	retryWait  time.Duration // GOMODX_RETRY_WAIT for -faults, 0 for gomodx's default
 	eventsDir  string        // keep gomodx's JSON events of each -faults run here
-	real      bool          // the real proxy check instead (real.go)
-	realProxy string        // GOPROXY of -real
+	real       bool          // the real proxy check instead (real.go)
+	realProxy  string        // GOPROXY of -real
 }
 
 func main() {
