@@ -45,15 +45,35 @@ bench:
 bench-quick:
 	$(GO) run ./bench -projects grpc -rounds 1 -warm-rounds 1 -settle 10s
 
-# go vs gomodx on loopback mirrors that fail: 502s, 429s, resets, hangs,
-# stalls, a slow, a dead and a lying mirror; 20% size, RTT 50 ms (~10 minutes;
-# add GOMAXPROCS=16 go with: go run ./bench -faults -tools go,gomodx,go16).
-.PHONY: bench-faults bench-real
+# go vs gomodx on the real zips of kubectl's graph behind one loopback
+# mirror at 50 ms that fails: 10% of requests 502/503, 2% of responses cut
+# mid-body, 1% never answered, 1% of zips cut short as a well-formed 200;
+# and behind two interchangeable mirrors (A|B) failing alike. Three fault
+# seeds, 3 rounds, each against its fault-free baseline (~15 minutes).
+# The whole catalogue (429s, stalls, a slow, a dead and a lying mirror):
+# go run ./bench -faults -scenarios all.
+.PHONY: bench-faults bench-link bench-toolchain bench-real
 bench-faults:
 	$(GO) run ./bench -faults
 
-# Opt-in, needs the internet: the same comparison once on a small real
-# project against proxy.golang.org (a few minutes). Never part of make test.
+# The link limit: kubectl's graph 150 ms away, each connection capped at
+# 1 MB/s and the whole link at 10 MB/s; go, gomodx and GOMAXPROCS=16 go
+# against the link's limit (~10 minutes).
+bench-link:
+	$(GO) run ./bench -rtt 150 -conn-bandwidth 1 -bandwidth 10 -commands download -clean=false -warm-rounds 0 -rounds 3
+
+# One toolchain-sized zip (76 MB) 150 ms away, each connection capped at
+# 1 MB/s, a connection reset once per 20 MB sent: go mod download against
+# gomodx download, and the limit, 3 rounds (~10 minutes).
+bench-toolchain:
+	$(GO) test -tags rangebench -run RangeBench -count 3 -v -timeout 60m ./mirrors
+
+# Opt-in, needs the internet: a small real project against
+# proxy.golang.org, cold cache, go against gomodx, then gomodx where the
+# built-in mirrors do not resolve (none asked while GOPROXY serves) and
+# where GOPROXY's first mirror does not resolve (the rescue, and what go
+# does), go.mod and go.sum compared byte for byte with go's (~10 minutes).
+# Never part of make test.
 bench-real:
 	$(GO) run ./bench -real
 

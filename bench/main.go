@@ -89,6 +89,9 @@ type config struct {
 	eventsDir  string        // keep gomodx's JSON events of each -faults run here
 	real       bool          // the real proxy check instead (real.go)
 	realProxy  string        // GOPROXY of -real
+	// realUnreachable is the first mirror of -real's second setup, one
+	// that cannot be reached ("" skips the setup).
+	realUnreachable string
 }
 
 func main() {
@@ -152,8 +155,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	seeds := fs.String("fault-seeds", "1,2,3", "with -faults, the seeds of the faults: a row per seed for each scenario whose faults are drawn")
 	fs.DurationVar(&cfg.retryWait, "retry-wait", 0, "with -faults, GOMODX_RETRY_WAIT for gomodx (0: gomodx's default)")
 	fs.StringVar(&cfg.eventsDir, "events", "", "with -faults, keep a copy of gomodx's JSON events (--json-file) of each run in this directory")
-	fs.BoolVar(&cfg.real, "real", false, "compare the tools once on a real project against a real module proxy (needs the internet); its defaults: -rounds 2 -timeout 5m -tools go,gomodx")
-	fs.StringVar(&cfg.realProxy, "real-proxy", "https://proxy.golang.org", "with -real, the GOPROXY to use; GOSUMDB=sum.golang.org is checked through it")
+	fs.BoolVar(&cfg.real, "real", false, "compare the tools once on a real project against a real module proxy (needs the internet); its defaults: -rounds 3 -timeout 5m -tools go,gomodx")
+	fs.StringVar(&cfg.realProxy, "real-proxy", "https://proxy.golang.org", "with -real, the mirror of the default setup (GOPROXY=<it>,direct); GOSUMDB=sum.golang.org is checked through it")
+	fs.StringVar(&cfg.realUnreachable, "real-unreachable", "https://goproxy.cn", "with -real, a mirror this machine cannot reach: the setup GOPROXY=<it>,direct (\"\" skips it)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -169,7 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case cfg.faults:
 		defaults = map[string]string{"scale": "0.2", "rtt": "50", "rounds": "3", "timeout": "120s", "tools": "go,gomodx", "commands": "download"}
 	case cfg.real:
-		defaults = map[string]string{"rounds": "2", "timeout": "5m", "tools": "go,gomodx"}
+		defaults = map[string]string{"rounds": "3", "timeout": "5m", "tools": "go,gomodx"}
 	}
 	for name, value := range defaults {
 		if !set[name] {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,9 +55,76 @@ func main() {
 // reachable: the go command and gomodx both ask the proxy's /sumdb/.
 const realSumDB = "sum.golang.org"
 
+// builtinHosts are the hosts of gomodx's built-in mirrors other than
+// proxy.golang.org: on this kind of machine they do not resolve, and while
+// proxy.golang.org serves, gomodx must not ask them anything.
+var builtinHosts = []string{"goproxy.cn", "goproxy.io", "mirrors.aliyun.com"}
+
+// realSetup is one GOPROXY setting of -real, with the tools run under it.
+type realSetup struct {
+	name    string
+	legend  string
+	goproxy string
+	tools   []realTool
+}
+
+// realTool is a tool of -real with the environment it adds.
+type realTool struct {
+	tool
+	env []string
+}
+
+// realSetups returns the settings -real compares: the default GOPROXY
+// (where the built-in mirrors other than proxy.golang.org may be
+// unreachable), then a GOPROXY whose first mirror is unreachable.
+func realSetups(cfg config, tools []tool) []realSetup {
+	var base []realTool
+	for _, t := range tools {
+		base = append(base, realTool{tool: t})
+		if t.name == "gomodx" {
+			nb := t
+			nb.name, nb.label = "gomodx-nobuiltin", "gomodx --no-builtin-mirrors"
+			base = append(base, realTool{tool: nb, env: []string{"GOMODX_NO_BUILTIN_MIRRORS=1"}})
+		}
+	}
+	setups := []realSetup{{
+		name:    "default",
+		legend:  "GOPROXY=" + cfg.realProxy + ",direct, the go command's default: gomodx's built-in mirrors stand behind it",
+		goproxy: cfg.realProxy + ",direct",
+		tools:   base,
+	}}
+	if cfg.realUnreachable != "" {
+		var ts []realTool
+		for _, t := range tools {
+			ts = append(ts, realTool{tool: t})
+		}
+		setups = append(setups, realSetup{
+			name:    "first unreachable",
+			legend:  "GOPROXY=" + cfg.realUnreachable + ",direct: its first mirror cannot be reached from here",
+			goproxy: cfg.realUnreachable + ",direct",
+			tools:   ts,
+		})
+	}
+	return setups
+}
+
+// realRun is what -real keeps of one run.
+type realRun struct {
+	result
+	text     string // cellText
+	ok       bool
+	same     string // go.mod and go.sum against plain go's in the default setup: "same", "differs: …", or ""
+	lookups  int    // DNS lookups of builtinHosts (GODEBUG=netdns=go+2)
+	started  int    // requests gomodx began at builtinHosts (its events)
+	rescues  int    // its rescue events
+	warnings []string
+	modsum   []byte // go.mod, then go.sum, as the run left them
+}
+
 // runReal writes the project, makes its go.mod and go.sum with one go mod
 // tidy on a cache of its own, then times every tool on every command on a
-// cold cache, round by round, and writes the report to stdout.
+// cold cache under every setup, round by round, and writes the report to
+// stdout.
 func runReal(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	logger := log.New(stderr, "bench: ", 0)
 	tmp, cleanup, err := scratch(cfg, logger, "gomodx-bench-real-")
@@ -71,53 +140,55 @@ func runReal(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r := &runner{
-		tmp:     tmp,
-		project: filepath.Join(tmp, "project"),
-		env:     realEnv(cfg.realProxy, goBin, filepath.Join(tmp, "gocache")),
-		timeout: cfg.timeout,
-		goBin:   goBin,
-	}
+	setups := realSetups(cfg, tools)
+	project := filepath.Join(tmp, "project")
+	gocache := filepath.Join(tmp, "gocache")
 	start := time.Now()
-	if err := r.writeRealProject(ctx); err != nil {
+	if err := writeRealProject(ctx, project, tmp, goBin, realEnv(setups[0].goproxy, goBin, gocache), cfg.timeout); err != nil {
 		return err
 	}
 	setup := time.Since(start)
 	logger.Printf("setup: go mod tidy on a cache of its own: %v", setup.Round(time.Millisecond))
 
-	type cellKey struct{ cmd, tool string }
-	walls := make(map[cellKey][]time.Duration)
-	failed := make(map[cellKey]string)
-	fetched := make(map[cellKey]cacheCount) // of the last run
-	for _, cmd := range cfg.commands {
-		for round := 1; round <= cfg.rounds; round++ {
-			for _, t := range tools {
-				k := cellKey{cmd, t.name}
-				if failed[k] != "" {
-					continue
+	type cellKey struct{ setup, cmd, tool string }
+	runs := make(map[cellKey][]realRun)
+	failed := make(map[cellKey]bool)
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, cmd := range cfg.commands {
+			var ref []byte // plain go's go.mod and go.sum in the default setup, this round
+			for _, su := range setups {
+				r := &runner{
+					tmp:        tmp,
+					project:    project,
+					env:        realEnv(su.goproxy, goBin, gocache),
+					timeout:    cfg.timeout,
+					goBin:      goBin,
+					events:     true,
+					fullOutput: true,
 				}
-				var res result
-				var modcache string
-				if t.broken != nil {
-					res = result{err: t.broken, stderr: t.brokenOut}
-				} else {
-					res, modcache = r.run(ctx, t, cmd, cacheSetup{check: true, keep: true})
+				for _, t := range su.tools {
+					k := cellKey{su.name, cmd, t.name}
+					if failed[k] {
+						continue
+					}
+					run := runRealOnce(ctx, r, t, cmd, cfg.timeout)
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+					if su.name == "default" && t.name == "go" && run.ok {
+						ref = run.modsum
+					}
+					if run.ok && ref != nil && !(su.name == "default" && t.name == "go") {
+						run.same = compareModSum(ref, run.modsum)
+					}
+					runs[k] = append(runs[k], run)
+					logger.Printf("%s: %s round %d/%d %s: %s; %s; cache/download: %s; built-in mirrors: %d DNS lookups, %d requests; %d rescues; warnings: %q",
+						su.name, cmd, round, cfg.rounds, t.label, run.text, run.same, run.cached, run.lookups, run.started, run.rescues, run.warnings)
+					if !run.ok {
+						failed[k] = true
+						logFailure(logger, t.tool, run.result)
+					}
 				}
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				if modcache != "" {
-					fetched[k] = countCache(filepath.Join(modcache, "cache", "download"))
-					removeAll(filepath.Dir(modcache))
-				}
-				text := cellText([]result{res}, cfg.timeout)
-				logger.Printf("%s round %d/%d %s: %s; cache/download: %s", cmd, round, cfg.rounds, t.label, text, fetched[k])
-				if res.err != nil || res.incomplete != nil {
-					failed[k] = text
-					logFailure(logger, t, res)
-					continue
-				}
-				walls[k] = append(walls[k], res.wall)
 			}
 		}
 	}
@@ -125,58 +196,155 @@ func runReal(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "## gomodx vs go against a real module proxy\n\n")
 	fmt.Fprintf(stdout, "- project: a main module requiring %s; go.mod and go.sum made by one go mod tidy beforehand (%s)\n",
 		realList(), secs(setup))
-	fmt.Fprintf(stdout, "- GOPROXY=%s, GOSUMDB=%s (through the proxy's /sumdb/), gomodx with its defaults and GOMODX_NO_BUILTIN_MIRRORS=1 (only this proxy)\n",
-		cfg.realProxy, realSumDB)
-	fmt.Fprintf(stdout, "- %s, %s, %s; cold GOMODCACHE and fresh copy of the project per run; %d round(s), tools interleaved; each run killed after %s\n",
-		goVersion, cpus(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), cfg.rounds, limitSecs(cfg.timeout))
-	fmt.Fprintf(stdout, "- a run counts when it exits 0 and, with GOPROXY=off, `go mod verify` and the plain go command's version of the command pass on the cache it left\n\n")
-	fmt.Fprintf(stdout, "| command |")
-	for _, t := range tools {
-		fmt.Fprintf(stdout, " %s |", t.label)
-	}
-	fmt.Fprintf(stdout, " go/gomodx |")
-	for _, t := range tools {
-		fmt.Fprintf(stdout, " cache/download after %s |", t.label)
-	}
-	fmt.Fprintf(stdout, "\n|---|")
-	for range tools {
-		fmt.Fprintf(stdout, "---:|")
-	}
-	fmt.Fprintf(stdout, "---:|")
-	for range tools {
-		fmt.Fprintf(stdout, "---:|")
-	}
-	fmt.Fprintln(stdout)
-	for _, cmd := range cfg.commands {
-		fmt.Fprintf(stdout, "| %s |", cmd)
-		med := make(map[string]time.Duration)
-		for _, t := range tools {
-			k := cellKey{cmd, t.name}
-			if failed[k] != "" {
-				fmt.Fprintf(stdout, " %s |", failed[k])
-				continue
+	fmt.Fprintf(stdout, "- GOSUMDB=%s (the go command and gomodx reach it through the proxy's /sumdb/); gomodx with its defaults\n", realSumDB)
+	fmt.Fprintf(stdout, "- %s, %s, %s; cold GOMODCACHE and fresh copy of the project per run; %d round(s), setups and tools interleaved; each run killed after %s; load average (1 min) when the runs started: %s\n",
+		goVersion, cpus(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), cfg.rounds, limitSecs(cfg.timeout), realLoad(runs))
+	fmt.Fprintf(stdout, "- a run is ok when it exits 0 and, with GOPROXY=off, `go mod verify` and the plain go command's version of the command pass on the cache it left\n")
+	fmt.Fprintf(stdout, "- go.mod/go.sum: byte for byte against those plain go left in the default setup in the same round\n")
+	fmt.Fprintf(stdout, "- built-in mirrors (%s): DNS lookups of their hosts by any process of the run (GODEBUG=netdns=go+2), and the requests gomodx began there (its `start` events); rescues: its `rescue` events; warnings: its stderr lines other than the summary\n\n",
+		strings.Join(builtinHosts, ", "))
+	for _, su := range setups {
+		fmt.Fprintf(stdout, "### %s\n\n%s\n\n", su.name, su.legend)
+		fmt.Fprintf(stdout, "| command | tool | result | go.mod/go.sum | cache/download | built-in mirrors: DNS lookups / requests | rescues | warnings |\n|---|---|---|---|---|---:|---:|---|\n")
+		for _, cmd := range cfg.commands {
+			for _, t := range su.tools {
+				rs := runs[cellKey{su.name, cmd, t.name}]
+				if len(rs) == 0 {
+					continue
+				}
+				last := rs[len(rs)-1]
+				same, lookups, started, rescues := "", 0, 0, 0
+				var walls []time.Duration
+				for _, r := range rs {
+					if r.ok {
+						walls = append(walls, r.wall)
+					}
+					lookups, started, rescues = lookups+r.lookups, started+r.started, rescues+r.rescues
+					if r.same != "" && (same == "" || same == "same") {
+						same = r.same
+					}
+				}
+				text := last.text
+				if last.ok {
+					var each []string
+					for _, w := range walls {
+						each = append(each, fmt.Sprintf("%.1f", w.Seconds()))
+					}
+					text = fmt.Sprintf("ok %d/%d: %s (%s)", len(walls), len(rs), secs(medianOf(walls)), strings.Join(each, ", "))
+				}
+				if t.name == "go" && su.name == "default" {
+					same = "(the reference)"
+				}
+				warn := "none"
+				if len(last.warnings) > 0 {
+					warn = "`" + strings.ReplaceAll(strings.Join(last.warnings, "` `"), "|", "\\|") + "`"
+				}
+				if t.name == "go" {
+					warn = "–"
+				}
+				fmt.Fprintf(stdout, "| %s | %s | %s | %s | %s | %d / %d | %d | %s |\n", cmd, t.label, text, same, last.cached, lookups, started, rescues, warn)
 			}
-			med[t.name] = medianOf(walls[k])
-			var each []string
-			for _, w := range walls[k] {
-				each = append(each, fmt.Sprintf("%.1f", w.Seconds()))
-			}
-			fmt.Fprintf(stdout, " %s (%s) |", secs(med[t.name]), strings.Join(each, ", "))
-		}
-		fmt.Fprintf(stdout, " %s |", ratio(med["go"], med["gomodx"]))
-		for _, t := range tools {
-			fmt.Fprintf(stdout, " %s |", fetched[cellKey{cmd, t.name}])
 		}
 		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintf(stdout, "\nEach cell: the median, then every round's time in seconds.\n")
+	fmt.Fprintf(stdout, "Each result: runs ok of runs, the median, then every round's time in seconds; the counts are over all rounds, the warnings those of the last run.\n")
 	return nil
 }
 
-// writeRealProject writes the main module into r.project and runs go mod
-// tidy there, on a module cache of its own, to make go.mod and go.sum.
-func (r *runner) writeRealProject(ctx context.Context) error {
-	if err := os.MkdirAll(r.project, 0o777); err != nil {
+// runRealOnce runs t's cmd once with r and sums it up.
+func runRealOnce(ctx context.Context, r *runner, t realTool, cmd string, timeout time.Duration) realRun {
+	var res result
+	var modcache string
+	if t.broken != nil {
+		res = result{err: t.broken, stderr: t.brokenOut}
+	} else {
+		tt := t.tool
+		tt.env = append(slices.Clone(tt.env), t.env...)
+		tt.env = append(tt.env, "GODEBUG=netdns=go+2")
+		res, modcache = r.run(ctx, tt, cmd, cacheSetup{check: true, keep: true})
+	}
+	run := realRun{result: res, text: cellText([]result{res}, timeout)}
+	run.ok = res.err == nil && res.incomplete == nil
+	if modcache != "" {
+		run.cached = countCache(filepath.Join(modcache, "cache", "download"))
+	}
+	if res.dir != "" {
+		for _, name := range []string{"go.mod", "go.sum"} {
+			data, _ := os.ReadFile(filepath.Join(res.dir, "app", name))
+			run.modsum = append(run.modsum, data...)
+			run.modsum = append(run.modsum, 0)
+		}
+		run.lookups, run.warnings = scanOutput(filepath.Join(res.dir, outputFile))
+		removeAll(res.dir)
+	}
+	if s := res.summary; s != nil {
+		run.started, run.rescues = s.startedAt(builtinHosts), s.rescued
+	}
+	return run
+}
+
+// scanOutput reads a run's whole output: it counts the DNS lookups of
+// builtinHosts that GODEBUG=netdns=go+2 reported, and returns gomodx's
+// lines other than its summary ("gomodx: fetched …").
+func scanOutput(file string) (lookups int, warnings []string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, nil
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "go package net: hostLookupOrder(") {
+			for _, h := range builtinHosts {
+				if strings.Contains(line, "("+h+")") {
+					lookups++
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(line, "gomodx: ") && !strings.HasPrefix(line, "gomodx: fetched ") {
+			warnings = append(warnings, line)
+		}
+	}
+	return lookups, warnings
+}
+
+// compareModSum says whether got (go.mod, then go.sum) is ref byte for
+// byte.
+func compareModSum(ref, got []byte) string {
+	if bytes.Equal(ref, got) {
+		return "same"
+	}
+	r, g := bytes.SplitN(ref, []byte{0}, 2), bytes.SplitN(got, []byte{0}, 2)
+	switch {
+	case len(r) < 2 || len(g) < 2:
+		return "differs"
+	case !bytes.Equal(r[0], g[0]):
+		return "differs: go.mod"
+	default:
+		return "differs: go.sum"
+	}
+}
+
+// realLoad sums up the load averages seen when the runs started.
+func realLoad[K comparable](runs map[K][]realRun) string {
+	var xs []float64
+	for _, rs := range runs {
+		for _, r := range rs {
+			if r.load > 0 {
+				xs = append(xs, r.load)
+			}
+		}
+	}
+	if len(xs) == 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("median %.1f, %.1f–%.1f", medianOf(xs), slices.Min(xs), slices.Max(xs))
+}
+
+// writeRealProject writes the main module into project and runs go mod
+// tidy there, on a module cache of its own under tmp, to make go.mod and
+// go.sum.
+func writeRealProject(ctx context.Context, project, tmp, goBin string, env []string, timeout time.Duration) error {
+	if err := os.MkdirAll(project, 0o777); err != nil {
 		return err
 	}
 	var mod strings.Builder
@@ -186,17 +354,17 @@ func (r *runner) writeRealProject(ctx context.Context) error {
 	}
 	mod.WriteString(")\n")
 	for name, data := range map[string]string{"go.mod": mod.String(), "main.go": realMain} {
-		if err := os.WriteFile(filepath.Join(r.project, name), []byte(data), 0o666); err != nil {
+		if err := os.WriteFile(filepath.Join(project, name), []byte(data), 0o666); err != nil {
 			return err
 		}
 	}
-	dir := filepath.Join(r.tmp, "setup")
+	dir := filepath.Join(tmp, "setup")
 	defer removeAll(dir)
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c := exec.CommandContext(ctx, r.goBin, "mod", "tidy")
-	c.Dir = r.project
-	c.Env = append(r.env[:len(r.env):len(r.env)],
+	c := exec.CommandContext(ctx, goBin, "mod", "tidy")
+	c.Dir = project
+	c.Env = append(env[:len(env):len(env)],
 		"GOMODCACHE="+filepath.Join(dir, "modcache"),
 		"GOPATH="+filepath.Join(dir, "gopath"),
 	)
@@ -222,7 +390,7 @@ func realEnv(goproxy, goBin, gocache string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "GOSUMDB="+realSumDB, "GOMODX_NO_BUILTIN_MIRRORS=1")
+	return append(env, "GOSUMDB="+realSumDB)
 }
 
 // realList names realModules for the report.

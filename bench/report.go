@@ -100,6 +100,7 @@ func (b *bench) report(w io.Writer, src source) {
 		fmt.Fprintln(w)
 	})
 
+	b.reportLimit(w)
 	b.reportStats(w)
 	b.reportWarm(w)
 }
@@ -176,6 +177,73 @@ func (b *bench) ratio(k cellKey, tool string) string {
 		return fmt.Sprintf("%.2f×", rs[0])
 	}
 	return fmt.Sprintf("%.2f× (%.2f–%.2f)", medianOf(rs), slices.Min(rs), slices.Max(rs))
+}
+
+// limitRTTs is the round trips in the link's limit: a new connection's
+// handshake (TCP and TLS, as the mirror models them with -handshake 2) and
+// one request's round trip. Every other round trip a tool pays could, in
+// principle, overlap with the transfer.
+const limitRTTs = 3
+
+// reportLimit writes, with a bandwidth limit for the whole link, how far
+// each tool is from the least time the link allows: the bytes plain go
+// needed (the files go mod download or tidy fetched, as the mirror
+// counted them) at the link's bandwidth, plus limitRTTs round trips.
+func (b *bench) reportLimit(w io.Writer) {
+	if b.cfg.bandwidth <= 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nThe link's limit: the bytes plain go needed (what the mirror sent for go's runs, median) over %g MB/s, plus %d RTT (one connection's TCP and TLS handshake and one request's round trip)\n\n",
+		b.cfg.bandwidth, limitRTTs)
+	fmt.Fprintf(w, "| op | RTT | bytes go needed | limit |")
+	for _, c := range columns() {
+		fmt.Fprintf(w, " %s ÷ limit |", c.label)
+	}
+	fmt.Fprintf(w, "\n| --- | --- | ---: | ---: |")
+	for range columns() {
+		fmt.Fprintf(w, " ---: |")
+	}
+	fmt.Fprintln(w)
+	b.eachRow(func(k cellKey) {
+		goCell, ok := b.cells[cellKey{k.rtt, k.op, "go"}]
+		if !ok || goCell.failed || len(goCell.runs) == 0 {
+			return
+		}
+		var bytes []int64
+		for _, r := range goCell.runs {
+			bytes = append(bytes, r.stats.bytes)
+		}
+		need := medianOf(bytes)
+		limit := linkLimit(need, b.cfg.bandwidth*1e6, k.rtt)
+		fmt.Fprintf(w, "| %s | %s | %.1f MB | %.2f s |", opLabel(k.op), ms(k.rtt), mb(need), limit.Seconds())
+		for _, col := range columns() {
+			c, ok := b.cells[cellKey{k.rtt, k.op, col.name}]
+			if !ok || len(c.runs) == 0 {
+				fmt.Fprintf(w, " – |")
+				continue
+			}
+			if c.failed {
+				fmt.Fprintf(w, " fail |")
+				continue
+			}
+			var rs []float64
+			for _, r := range c.runs {
+				rs = append(rs, r.wall.Seconds()/limit.Seconds())
+			}
+			if len(rs) == 1 {
+				fmt.Fprintf(w, " %.2f× |", rs[0])
+				continue
+			}
+			fmt.Fprintf(w, " %.2f× (%.2f–%.2f) |", medianOf(rs), slices.Min(rs), slices.Max(rs))
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// linkLimit is the least time bytes take over a link of rate bytes a
+// second with the given RTT: see reportLimit.
+func linkLimit(bytes int64, rate float64, rtt time.Duration) time.Duration {
+	return time.Duration(float64(bytes)/rate*float64(time.Second)) + limitRTTs*rtt
 }
 
 // reportStats writes what the mirror saw per cell (medians over rounds),

@@ -78,7 +78,14 @@ type runner struct {
 	// eventsDir, if set, keeps a copy of each gomodx run's events there,
 	// named by cacheSetup.name.
 	eventsDir string
+	// fullOutput keeps the whole output of each run in outputFile in the
+	// run's directory, besides the tail in result.stderr.
+	fullOutput bool
 }
+
+// outputFile is where, in a run's directory, runner.fullOutput keeps the
+// run's output.
+const outputFile = "output.txt"
 
 // setRTT sets the latency of every mirror.
 func (r *runner) setRTT(d time.Duration) {
@@ -249,6 +256,15 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, d
 	}
 	var out tail
 	c.Stdout, c.Stderr = &out, &out
+	if r.fullOutput {
+		f, err := os.Create(filepath.Join(dir, outputFile))
+		if err != nil {
+			return result{err: err}
+		}
+		defer f.Close()
+		w := io.MultiWriter(&out, f)
+		c.Stdout, c.Stderr = w, w
+	}
 	c.WaitDelay = 5 * time.Second
 	killGroup(c)
 
