@@ -268,6 +268,19 @@ func (l *List) failed(m *mirror, err error) (setAside bool) {
 	return false
 }
 
+// attemptFailed records an attempt of a request to m that failed with err
+// while the request goes on to retry, and another mirror was asked too: a
+// mirror found unreachable (or untrusted) is set aside for the run at
+// once, as when its request ends, and it reports so. Any other failure is
+// left for the request's end to record, if it fails.
+func (l *List) attemptFailed(m *mirror, err error) (setAside bool) {
+	switch Classify(err) {
+	case Unreachable, Certificate:
+		return l.failed(m, err)
+	}
+	return false
+}
+
 // broke records that a body from m broke or stalled after a 200. That
 // demotes m within its group, but does not count towards setting it aside:
 // the mirror answers, the link between is what drops, and on a lossy link

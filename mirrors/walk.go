@@ -207,6 +207,13 @@ func (lg *leg) waited(t time.Time) time.Duration {
 	return t.Sub(time.Unix(0, lg.attempt.Load()))
 }
 
+// legFailure is an attempt of a leg that failed with err, the leg going
+// on to retry after its backoff.
+type legFailure struct {
+	*leg
+	err error
+}
+
 // legResult is how a leg ended: with a 200 response, or err.
 type legResult struct {
 	*leg
@@ -235,6 +242,10 @@ type response struct {
 // leg started has failed (each recorded in asked).
 func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*mirror]error) *legResult {
 	results := make(chan legResult, len(cands)+maxLegs)
+	// failing gets a leg whose attempt failed and which now waits to
+	// retry: its answer is at least a backoff away, so when the group has
+	// another mirror to ask, it is hedged there at once (see hedgeFrom).
+	failing := make(chan legFailure, maxLegs)
 	var running []*leg
 	next := 0
 	var hedge *time.Timer
@@ -246,7 +257,7 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 	}()
 	start := func(m, hedgedFrom *mirror, fresh bool) {
 		f.announce(m, hedgedFrom)
-		running = append(running, f.startLeg(ctx, m, fresh, hedgedFrom != nil, results))
+		running = append(running, f.startLeg(ctx, m, fresh, hedgedFrom != nil, results, failing))
 		if hedge != nil {
 			hedge.Stop()
 			hedgeC = nil
@@ -265,6 +276,20 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 		m := cands[next]
 		next++
 		start(m, hedgedFrom, f.fresh[m])
+	}
+	// hedge sends the request of a leg to from to the next candidate, or
+	// to from again on a new connection when there is none, if the
+	// budget of the mirror asked allows; it reports whether it did.
+	hedgeFrom := func(from *mirror) bool {
+		switch {
+		case next < len(cands) && f.l.mayHedge(cands[next]):
+			startNext(from)
+		case next >= len(cands) && f.l.mayHedge(from):
+			start(from, from, true)
+		default:
+			return false
+		}
+		return true
 	}
 
 	startNext(nil)
@@ -303,16 +328,24 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 				hedgeC = hedge.C
 				break
 			}
-			switch {
-			case next < len(cands) && f.l.mayHedge(cands[next]):
-				startNext(from)
-			case next >= len(cands) && f.l.mayHedge(from):
-				start(from, from, true)
-			default:
+			if !hedgeFrom(from) {
 				// No budget now: look again after the same delay, when
 				// other requests may have earned some.
 				hedge.Reset(f.l.hedgeDelay(from))
 				hedgeC = hedge.C
+			}
+		case lf := <-failing:
+			// To the next mirror of the group only, budget permitting:
+			// the same mirror is asked again by the leg's own retry,
+			// after its backoff, which a failing mirror is owed.
+			if !slices.Contains(running, lf.leg) || next >= len(cands) || !mayStart() || f.l.hedgeAfter <= 0 {
+				break
+			}
+			if hedgeFrom(lf.m) && f.l.attemptFailed(lf.m, lf.err) {
+				// Heard now, as a failover would hear it: the leg may
+				// yet lose the race, and a loser's failure is not
+				// recorded when it ends.
+				f.l.setAsideIn(g)
 			}
 		case <-ctx.Done():
 			// The legs end at once, with ctx's error.
@@ -350,9 +383,10 @@ func drain(results <-chan legResult, n int, l *List, file string) {
 }
 
 // startLeg sends the request to m on a goroutine of its own, on a new
-// connection if fresh; its result arrives on results. A request that is
-// not a hedge earns m a little hedge budget.
-func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge bool, results chan<- legResult) *leg {
+// connection if fresh; its result arrives on results, and the leg itself
+// on failing each time an attempt fails and a retry is to follow. A
+// request that is not a hedge earns m a little hedge budget.
+func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge bool, results chan<- legResult, failing chan<- legFailure) *leg {
 	ctx, cancel := context.WithCancel(ctx)
 	lg := &leg{m: m, cancel: cancel, start: time.Now(), fresh: fresh}
 	lg.attempt.Store(lg.start.UnixNano())
@@ -366,6 +400,12 @@ func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge bool, resu
 		lg.attempt.Store(time.Now().UnixNano())
 		n := tries.Add(1)
 		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(n), Err: err})
+	})
+	ctx = retry.OnFailure(ctx, func(err error) {
+		select {
+		case failing <- legFailure{lg, err}:
+		default: // as many failures wait to be seen as can be
+		}
 	})
 	f.l.begin(m, f.fail.File)
 	go func() {

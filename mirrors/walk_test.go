@@ -282,14 +282,66 @@ func TestFetchNotFoundThenNext(t *testing.T) {
 	}
 }
 
+// TestFetchFailureHedgedToNextMirror checks that a request whose attempt
+// fails at one mirror of a group is sent to the next one at once, rather
+// than after the failing mirror's backoff or when it has been slow for
+// long enough to hedge: both an hour here, which would trip the test's
+// deadline.
+func TestFetchFailureHedgedToNextMirror(t *testing.T) {
+	broken := serve(t, status(http.StatusBadGateway))
+	good := serve(t, content("good"))
+	var evs events
+	opts := isolated(t)
+	opts.Policy.WaitMin, opts.Policy.WaitMax = time.Hour, time.Hour
+	opts.HedgeAfter = time.Hour
+	opts.OnEvent = evs.add
+	l := newList(t, broken.URL+"|"+good.URL, opts)
+	var k keeper
+	if err := l.Fetch(testCtx(t), modA, "info", k.store); err != nil {
+		t.Fatal(err)
+	}
+	if k.got != "good" {
+		t.Errorf("stored %q", k.got)
+	}
+	names := map[string]string{broken.URL: "broken", good.URL: "good"}
+	if got, want := evs.kinds(names), "Started broken, Hedged broken → good, Started good, Done good"; got != want {
+		t.Errorf("events: %s\nwant: %s", got, want)
+	}
+	if b, g := broken.hits.Load(), good.hits.Load(); b != 1 || g != 1 {
+		t.Errorf("broken asked %d times, good %d; want once each", b, g)
+	}
+
+	// With a single mirror there is no one else to ask: its retry, after
+	// the backoff, is all there is.
+	single := serve(t, func(n int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		if n == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		io.WriteString(w, "good")
+	})
+	var evs1 events
+	opts = isolated(t)
+	opts.OnEvent = evs1.add
+	l = newList(t, single.URL, opts)
+	if err := l.Fetch(testCtx(t), modA, "info", k.store); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := evs1.kinds(map[string]string{single.URL: "m"}), "Started m, Retrying m 2, Done m"; got != want {
+		t.Errorf("one mirror: events: %s\nwant: %s", got, want)
+	}
+}
+
 // TestFetchEventsRetryThenFailover checks the events of a mirror that
-// fails its retries before the next one serves the file.
+// fails its retries before the next one serves the file, when no hedge
+// may be sent.
 func TestFetchEventsRetryThenFailover(t *testing.T) {
 	broken := serve(t, status(http.StatusInternalServerError))
 	good := serve(t, content("good"))
 	var evs events
 	opts := isolated(t)
 	opts.Policy.Retries = 1
+	opts.HedgeAfter = -1
 	opts.OnEvent = evs.add
 	l := newList(t, broken.URL+"|"+good.URL, opts)
 	var k keeper

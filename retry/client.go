@@ -113,11 +113,15 @@ func (p Policy) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	if !retryable {
 		return false, nil
 	}
-	if st := stateFrom(ctx); st != nil && st.limit != nil && st.attempts <= p.retries() {
+	st := stateFrom(ctx)
+	if st != nil && st.limit != nil && st.attempts <= p.retries() {
 		// Would the next attempt start after the limit?
 		if time.Now().Add(p.waitBound(st.attempts-1, resp)).After(st.limit.deadline) {
 			return false, &limitStop{cause: err, d: st.limit.d}
 		}
+	}
+	if st != nil && st.failed != nil && st.attempts <= p.retries() {
+		st.failed(st.last)
 	}
 	return true, nil
 }

@@ -88,6 +88,22 @@ func hookFrom(ctx context.Context) func(int, error) {
 	return f
 }
 
+type failKey struct{}
+
+// OnFailure returns ctx with a function that requests made under it through
+// [Policy.Client] call when an attempt fails and another is to follow,
+// before the wait between them: err is why it failed. A caller that can
+// ask elsewhere at once (another mirror, a new connection) need not sit
+// out the wait. f is called on the goroutine that makes the request.
+func OnFailure(ctx context.Context, f func(err error)) context.Context {
+	return context.WithValue(ctx, failKey{}, f)
+}
+
+func failHookFrom(ctx context.Context) func(error) {
+	f, _ := ctx.Value(failKey{}).(func(error))
+	return f
+}
+
 type stateKey struct{}
 
 // reqState follows one request of a Client through its attempts.
@@ -98,6 +114,7 @@ type reqState struct {
 	prev     error // why the one before failed
 	unsent   bool  // the last attempt was not sent: the time limit had passed
 	hook     func(int, error)
+	failed   func(error) // see OnFailure
 	limit    *limit
 }
 
@@ -114,7 +131,7 @@ type stateTransport struct {
 
 func (t *stateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	st := &reqState{hook: hookFrom(ctx), limit: limitFrom(ctx)}
+	st := &reqState{hook: hookFrom(ctx), failed: failHookFrom(ctx), limit: limitFrom(ctx)}
 	return t.next.RoundTrip(req.WithContext(context.WithValue(ctx, stateKey{}, st)))
 }
 

@@ -102,6 +102,55 @@ func TestClientOnRetry(t *testing.T) {
 	}
 }
 
+// TestClientOnFailure checks that a failed attempt is reported before the
+// wait for the next one, and only when there is a next one: a caller can
+// ask elsewhere instead of waiting.
+func TestClientOnFailure(t *testing.T) {
+	srv, hits := server(t, func(n int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		w.WriteHeader(http.StatusBadGateway)
+	})
+	p := fast()
+	p.Retries = 2
+	p.WaitMin, p.WaitMax = time.Hour, time.Hour // the wait would trip the test's deadline
+	failed := make(chan error, 10)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	ctx = OnFailure(ctx, func(err error) { failed <- err })
+	done := make(chan error, 1)
+	go func() {
+		resp, err := get(ctx, p.Client(nil), srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-failed:
+		if se, ok := errors.AsType[*StatusError](err); !ok || se.Code != 502 {
+			t.Errorf("reported %v, want the 502", err)
+		}
+	case <-testCtx(t).Done():
+		t.Fatal("the failure was not reported before the wait")
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("%d requests when the failure was reported, want 1", n)
+	}
+	cancel()
+	<-done
+
+	// The last attempt's failure has no retry after it: not reported.
+	p.Retries = 0
+	failed = make(chan error, 10)
+	ctx = OnFailure(testCtx(t), func(err error) { failed <- err })
+	if resp, err := get(ctx, p.Client(nil), srv.URL); err == nil {
+		resp.Body.Close()
+		t.Fatal("got a response")
+	}
+	if len(failed) != 0 {
+		t.Errorf("%d failures reported without a retry to follow, want none", len(failed))
+	}
+}
+
 // TestDoTimeLimit checks that Do starts no retry that would begin after
 // the limit.
 func TestDoTimeLimit(t *testing.T) {
