@@ -335,13 +335,17 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 				hedgeC = hedge.C
 			}
 		case lf := <-failing:
-			// To the next mirror of the group only, budget permitting:
-			// the same mirror is asked again by the leg's own retry,
-			// after its backoff, which a failing mirror is owed.
+			// An early failover: the request the failover would send
+			// after the leg's last retry, sent now, to the next mirror
+			// of the group only. It takes no hedge budget, since it
+			// adds no request to what a failover sends: the leg's own
+			// retry, after its backoff (which a failing mirror is
+			// owed), is cancelled if the next mirror answers first.
 			if !slices.Contains(running, lf.leg) || next >= len(cands) || !mayStart() || f.l.hedgeAfter <= 0 {
 				break
 			}
-			if hedgeFrom(lf.m) && f.l.attemptFailed(lf.m, lf.err) {
+			startNext(lf.m)
+			if f.l.attemptFailed(lf.m, lf.err) {
 				// Heard now, as a failover would hear it: the leg may
 				// yet lose the race, and a loser's failure is not
 				// recorded when it ends.
@@ -539,11 +543,18 @@ func (f *fetch) deliver(ctx context.Context, g *group, win *legResult, asked map
 		return false, m
 	}
 
-	// The body broke: retried on the same mirror while the policy allows.
+	// The body broke: the group's next mirror is asked at once, as after
+	// a failed attempt (see race), else the same mirror again after the
+	// backoff, while the policy allows.
 	berr := body.err
 	f.l.broke(m)
 	f.bodyFails[m]++
 	if n := f.bodyFails[m]; retry.Transient(berr) && n <= max(f.l.policy.Retries, 0) {
+		if !f.later[m] && f.l.hedgeAfter > 0 && f.l.hasOther(g, m, skipSet(asked)) {
+			f.later[m] = true
+			f.pending = &Event{Kind: FailedOver, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Err: berr}
+			return false, nil
+		}
 		if !f.pause(ctx, m, n-1, berr, asked) {
 			return false, nil
 		}

@@ -296,6 +296,11 @@ func TestFetchFailureHedgedToNextMirror(t *testing.T) {
 	opts.HedgeAfter = time.Hour
 	opts.OnEvent = evs.add
 	l := newList(t, broken.URL+"|"+good.URL, opts)
+	// An early failover takes no hedge budget: it is the request the
+	// failover would send anyway.
+	for _, m := range l.groups[0].mirrors {
+		m.score.hedgeDebt = hedgeBurst * hedgeCost
+	}
 	var k keeper
 	if err := l.Fetch(testCtx(t), modA, "info", k.store); err != nil {
 		t.Fatal(err)
@@ -329,6 +334,40 @@ func TestFetchFailureHedgedToNextMirror(t *testing.T) {
 	}
 	if got, want := evs1.kinds(map[string]string{single.URL: "m"}), "Started m, Retrying m 2, Done m"; got != want {
 		t.Errorf("one mirror: events: %s\nwant: %s", got, want)
+	}
+}
+
+// TestFetchBrokenBodyNextMirror checks that a body that breaks at one
+// mirror of a group has the file asked for from the next one at once,
+// rather than from the same mirror after its backoff (an hour here).
+func TestFetchBrokenBodyNextMirror(t *testing.T) {
+	const full = "good and whole"
+	breaking := serve(t, func(_ int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(full), full[:4])
+		buf.Flush()
+		conn.Close()
+	})
+	good := serve(t, content(full))
+	var evs events
+	opts := isolated(t)
+	opts.Policy.WaitMin, opts.Policy.WaitMax = time.Hour, time.Hour
+	opts.HedgeAfter = time.Hour
+	opts.OnEvent = evs.add
+	l := newList(t, breaking.URL+"|"+good.URL, opts)
+	var k keeper
+	if err := l.Fetch(testCtx(t), modA, "zip", k.store); err != nil {
+		t.Fatal(err)
+	}
+	if k.got != full {
+		t.Errorf("stored %q", k.got)
+	}
+	names := map[string]string{breaking.URL: "a", good.URL: "b"}
+	if got, want := evs.kinds(names), "Started a, FailedOver a → b, Started b, Done b"; got != want {
+		t.Errorf("events: %s\nwant: %s", got, want)
 	}
 }
 
