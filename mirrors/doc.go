@@ -107,11 +107,14 @@
 // same request is sent again: to the next mirror of the group, or, when
 // there is none, to the same mirror on a new connection, since a request
 // that hangs is most often one stuck connection or one stuck server behind
-// the mirror, not the mirror. A request whose attempt fails (a 5xx, a
-// reset, a refused connection) is sent to the group's next mirror at once,
-// without waiting for its own retry's backoff; the failing mirror is asked
-// again by that retry, and a single mirror only by it. The first to answer
-// wins and the others are cancelled. At most three requests for a file are in flight, only the
+// the mirror, not the mirror. The first to answer wins and the others are
+// cancelled.
+//
+// A request whose attempt fails (a 5xx, a reset, a refused connection, a
+// body that breaks) is sent to the group's next mirror at once, a failover
+// without waiting for the retries: the failing mirror is asked again by its
+// own retry, after the backoff, unless the next mirror answers first. A
+// single mirror has only its retry. At most three requests for a file are in flight, only the
 // winner's body is handed to store, and each mirror has a hedge budget (a
 // ten at once, then one for every ten requests), so that a mirror slow for
 // everyone is not flooded with hedges.

@@ -203,7 +203,7 @@ func TestFetchRejectedOtherFirst(t *testing.T) {
 		t.Fatalf("Fetch: %v", err)
 	}
 	names := map[string]string{a.URL: "a", b.URL: "b"}
-	want := "Started a, Lied a → b, Started b, Hedged b → a, Done a"
+	want := "Started a, Lied a → b, Started b, FailedOver b → a, Done a"
 	if got := evs.kinds(names); got != want {
 		t.Errorf("events: %s\nwant: %s", got, want)
 	}

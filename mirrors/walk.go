@@ -244,7 +244,7 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 	results := make(chan legResult, len(cands)+maxLegs)
 	// failing gets a leg whose attempt failed and which now waits to
 	// retry: its answer is at least a backoff away, so when the group has
-	// another mirror to ask, it is hedged there at once (see hedgeFrom).
+	// another mirror to ask, that one is asked at once.
 	failing := make(chan legFailure, maxLegs)
 	var running []*leg
 	next := 0
@@ -344,7 +344,8 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 			if !slices.Contains(running, lf.leg) || next >= len(cands) || !mayStart() || f.l.hedgeAfter <= 0 {
 				break
 			}
-			startNext(lf.m)
+			f.pending = &Event{Kind: FailedOver, Mod: f.fail.Mod, File: f.fail.File, Mirror: lf.m.redacted, Err: lf.err}
+			startNext(nil)
 			if f.l.attemptFailed(lf.m, lf.err) {
 				// Heard now, as a failover would hear it: the leg may
 				// yet lose the race, and a loser's failure is not

@@ -282,12 +282,12 @@ func TestFetchNotFoundThenNext(t *testing.T) {
 	}
 }
 
-// TestFetchFailureHedgedToNextMirror checks that a request whose attempt
-// fails at one mirror of a group is sent to the next one at once, rather
-// than after the failing mirror's backoff or when it has been slow for
-// long enough to hedge: both an hour here, which would trip the test's
-// deadline.
-func TestFetchFailureHedgedToNextMirror(t *testing.T) {
+// TestFetchFailureFailsOverAtOnce checks that a request whose attempt
+// fails at one mirror of a group is sent to the next one at once (a
+// failover), rather than after the failing mirror's backoff or when it has
+// been slow for long enough to hedge: both an hour here, which would trip
+// the test's deadline.
+func TestFetchFailureFailsOverAtOnce(t *testing.T) {
 	broken := serve(t, status(http.StatusBadGateway))
 	good := serve(t, content("good"))
 	var evs events
@@ -296,8 +296,8 @@ func TestFetchFailureHedgedToNextMirror(t *testing.T) {
 	opts.HedgeAfter = time.Hour
 	opts.OnEvent = evs.add
 	l := newList(t, broken.URL+"|"+good.URL, opts)
-	// An early failover takes no hedge budget: it is the request the
-	// failover would send anyway.
+	// The failover takes no hedge budget: it is the request the failover
+	// after the last retry would send anyway.
 	for _, m := range l.groups[0].mirrors {
 		m.score.hedgeDebt = hedgeBurst * hedgeCost
 	}
@@ -309,7 +309,7 @@ func TestFetchFailureHedgedToNextMirror(t *testing.T) {
 		t.Errorf("stored %q", k.got)
 	}
 	names := map[string]string{broken.URL: "broken", good.URL: "good"}
-	if got, want := evs.kinds(names), "Started broken, Hedged broken → good, Started good, Done good"; got != want {
+	if got, want := evs.kinds(names), "Started broken, FailedOver broken → good, Started good, Done good"; got != want {
 		t.Errorf("events: %s\nwant: %s", got, want)
 	}
 	if b, g := broken.hits.Load(), good.hits.Load(); b != 1 || g != 1 {
