@@ -24,16 +24,26 @@
 //	go run ./bench -gomodx go                       # the harness itself, go in gomodx's column
 //	go run ./bench -generated -unpruned             # a synthetic graph of a shape no project has
 //
+// With a bandwidth for the whole link (-bandwidth), the report also gives
+// the link's limit: the bytes go needed over that bandwidth, plus three
+// round trips (make bench-link).
+//
 // Two other modes compare the same tools in other conditions:
 //
 //	go run ./bench -faults        # on loopback mirrors that fail (make bench-faults)
 //	go run ./bench -real          # on a real project against proxy.golang.org (make bench-real)
 //
-// -faults runs every scenario of faults.go (502s, 429s, resets, hangs,
-// stalls, a slow, a dead and a lying mirror) on a smaller graph at one RTT,
-// and reports for each tool whether it finishes with a complete module
-// cache, and how long it takes; -scenarios picks some. -real is the only
-// mode that leaves the machine, so it is never part of make test.
+// -faults serves the first of -projects (kubectl's real zips by default;
+// -generated for the synthetic graph) from loopback mirrors that fail as
+// faults.go says: by default the mix (502/503s, resets, hangs and zips cut
+// short, on one mirror and on two), a row per -fault-seeds seed, each
+// against a fault-free row of as many mirrors; -scenarios all adds 429s,
+// stalls, a slow, a dead and a lying mirror. It reports for each tool
+// whether it finishes with a verified module cache, how long it takes,
+// and gomodx's own counts (retries, hedges, failovers) from its JSON
+// events. -real is the only mode that leaves the machine, so it is never
+// part of make test: it compares the tools on a small real project with
+// the default GOPROXY, and with one whose first mirror is unreachable.
 //
 // The report is Markdown on stdout; progress goes to stderr.
 package main
