@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -300,12 +301,16 @@ func scanOutput(file string) (lookups int, warnings []string) {
 			}
 			continue
 		}
-		if strings.HasPrefix(line, "gomodx: ") && !strings.HasPrefix(line, "gomodx: fetched ") {
+		if strings.HasPrefix(line, "gomodx: ") && !strings.HasPrefix(line, "gomodx: fetched ") && !progressLine.MatchString(line) {
 			warnings = append(warnings, line)
 		}
 	}
 	return lookups, warnings
 }
+
+// progressLine is gomodx's progress off a terminal, every few seconds of a
+// long fetch: not a warning.
+var progressLine = regexp.MustCompile(`^gomodx: [0-9:]{8} [0-9]+/[0-9]+ files`)
 
 // compareModSum says whether got (go.mod, then go.sum) is ref byte for
 // byte.
