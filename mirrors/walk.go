@@ -257,7 +257,7 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 	}()
 	start := func(m, hedgedFrom *mirror, fresh bool) {
 		f.announce(m, hedgedFrom)
-		running = append(running, f.startLeg(ctx, m, fresh, hedgedFrom != nil, results, failing))
+		running = append(running, f.startLeg(ctx, m, fresh, hedgedFrom != nil, next >= len(cands), results, failing))
 		if hedge != nil {
 			hedge.Stop()
 			hedgeC = nil
@@ -335,15 +335,15 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 				hedgeC = hedge.C
 			}
 		case lf := <-failing:
-			// An early failover: the request the failover would send
-			// after the leg's last retry, sent now, to the next mirror
-			// of the group only. It takes no hedge budget, since it
-			// adds no request to what a failover sends: the leg's own
-			// retry, after its backoff (which a failing mirror is
-			// owed), is cancelled if the next mirror answers first.
 			if !slices.Contains(running, lf.leg) || next >= len(cands) || !mayStart() || f.l.hedgeAfter <= 0 {
 				break
 			}
+			// An early failover: the request the failover would send
+			// after the leg's last retry, sent now, to the next mirror
+			// of the group. It takes no hedge budget, since it adds no
+			// request to what a failover sends: the leg's own retry,
+			// after its backoff (which a failing mirror is owed), is
+			// cancelled if the next mirror answers first.
 			f.pending = &Event{Kind: FailedOver, Mod: f.fail.Mod, File: f.fail.File, Mirror: lf.m.redacted, Err: lf.err}
 			startNext(nil)
 			if f.l.attemptFailed(lf.m, lf.err) {
@@ -388,10 +388,12 @@ func drain(results <-chan legResult, n int, l *List, file string) {
 }
 
 // startLeg sends the request to m on a goroutine of its own, on a new
-// connection if fresh; its result arrives on results, and the leg itself
-// on failing each time an attempt fails and a retry is to follow. A
+// connection if fresh; its result arrives on results. Each time one of its
+// attempts fails and a retry is to follow, the failure goes to failing,
+// unless m is the last mirror left to ask (last): the retry then goes at
+// once, as a hedge would, within m's hedge budget (see retryAtOnce). A
 // request that is not a hedge earns m a little hedge budget.
-func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge bool, results chan<- legResult, failing chan<- legFailure) *leg {
+func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge, last bool, results chan<- legResult, failing chan<- legFailure) *leg {
 	ctx, cancel := context.WithCancel(ctx)
 	lg := &leg{m: m, cancel: cancel, start: time.Now(), fresh: fresh}
 	lg.attempt.Store(lg.start.UnixNano())
@@ -406,11 +408,15 @@ func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge bool, resu
 		n := tries.Add(1)
 		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(n), Err: err})
 	})
-	ctx = retry.OnFailure(ctx, func(err error) {
+	ctx = retry.OnFailure(ctx, func(err error) bool {
+		if last {
+			return f.retryAtOnce(m, err)
+		}
 		select {
 		case failing <- legFailure{lg, err}:
 		default: // as many failures wait to be seen as can be
 		}
+		return false
 	})
 	f.l.begin(m, f.fail.File)
 	go func() {
@@ -556,7 +562,7 @@ func (f *fetch) deliver(ctx context.Context, g *group, win *legResult, asked map
 			f.pending = &Event{Kind: FailedOver, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Err: berr}
 			return false, nil
 		}
-		if !f.pause(ctx, m, n-1, berr, asked) {
+		if !f.atOnce(m) && !f.pause(ctx, m, n-1, berr, asked) {
 			return false, nil
 		}
 		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: berr})
@@ -614,11 +620,39 @@ func (f *fetch) rejected(ctx context.Context, g *group, m *mirror, err error, d 
 		f.pending = &Event{Kind: Lied, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Err: err}
 		return nil
 	}
-	if !f.pause(ctx, m, n-1, err, asked) {
+	if !f.atOnce(m) && !f.pause(ctx, m, n-1, err, asked) {
 		return nil
 	}
 	f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(f.counter(m).Load()) + 1, Err: err})
 	return m
+}
+
+// atOnce reports whether m, the mirror left to ask again for the file
+// after its body broke or was rejected, is asked at once, on a new
+// connection, rather than after the backoff: as a hedge, within m's
+// hedge budget, so that a mirror failing everything is not hammered.
+func (f *fetch) atOnce(m *mirror) bool {
+	if !f.retryAtOnce(m, nil) {
+		return false
+	}
+	f.fresh[m] = true
+	return true
+}
+
+// retryAtOnce reports whether a request to m, the last mirror left to ask,
+// whose attempt failed with err, is retried at once rather than after the
+// backoff: within m's hedge budget (about one request in ten), so that a
+// mirror failing everything is not hammered, and never after a 429, which
+// asks for fewer requests. One failure is most often one bad server
+// behind the mirror, or one bad connection.
+func (f *fetch) retryAtOnce(m *mirror, err error) bool {
+	return f.l.hedgeAfter > 0 && !tooManyRequests(err) && f.l.mayHedge(m)
+}
+
+// tooManyRequests reports whether err is a 429 answer.
+func tooManyRequests(err error) bool {
+	se, ok := errors.AsType[*retry.StatusError](err)
+	return ok && se.Code == http.StatusTooManyRequests
 }
 
 // anotherRound picks a mirror of g to ask once more after every mirror

@@ -316,8 +316,8 @@ func TestFetchFailureFailsOverAtOnce(t *testing.T) {
 		t.Errorf("broken asked %d times, good %d; want once each", b, g)
 	}
 
-	// With a single mirror there is no one else to ask: its retry, after
-	// the backoff, is all there is.
+	// With a single mirror there is no one else to ask: its retry goes at
+	// once (not after the hour), within its hedge budget.
 	single := serve(t, func(n int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
 		if n == 1 {
 			w.WriteHeader(http.StatusBadGateway)
@@ -327,6 +327,8 @@ func TestFetchFailureFailsOverAtOnce(t *testing.T) {
 	})
 	var evs1 events
 	opts = isolated(t)
+	opts.Policy.WaitMin, opts.Policy.WaitMax = time.Hour, time.Hour
+	opts.HedgeAfter = time.Hour
 	opts.OnEvent = evs1.add
 	l = newList(t, single.URL, opts)
 	if err := l.Fetch(testCtx(t), modA, "info", k.store); err != nil {
@@ -368,6 +370,52 @@ func TestFetchBrokenBodyNextMirror(t *testing.T) {
 	names := map[string]string{breaking.URL: "a", good.URL: "b"}
 	if got, want := evs.kinds(names), "Started a, FailedOver a → b, Started b, Done b"; got != want {
 		t.Errorf("events: %s\nwant: %s", got, want)
+	}
+}
+
+// TestFetchBrokenBodyAtOnce checks that a body that breaks, or is cut
+// short and rejected, at the only mirror is asked for again at once on a
+// new connection, within the mirror's hedge budget, rather than after the
+// backoff (an hour here).
+func TestFetchBrokenBodyAtOnce(t *testing.T) {
+	const full = "good and whole"
+	for _, short := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rejected=%v", short), func(t *testing.T) {
+			var cs conns
+			srv := serve(t, func(n int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+				cs.add(r)
+				switch {
+				case n > 1:
+					io.WriteString(w, full)
+				case short:
+					io.WriteString(w, full[:4]) // a well-formed 200, cut short
+				default:
+					conn, buf, err := http.NewResponseController(w).Hijack()
+					if err != nil {
+						panic(err)
+					}
+					fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(full), full[:4])
+					buf.Flush()
+					conn.Close()
+				}
+			})
+			var evs events
+			opts := isolated(t)
+			opts.Policy.WaitMin, opts.Policy.WaitMax = time.Hour, time.Hour
+			opts.HedgeAfter = time.Hour
+			opts.OnEvent = evs.add
+			l := newList(t, srv.URL, opts)
+			v := newVerifier(func(module.Version) string { return full })
+			if err := l.Fetch(testCtx(t), modA, "zip", v.store(modA)); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := evs.kinds(map[string]string{srv.URL: "m"}), "Started m, Retrying m 2, Done m"; got != want {
+				t.Errorf("events: %s\nwant: %s", got, want)
+			}
+			if !cs.distinct() {
+				t.Errorf("asked again on the same connection: %v", cs.addrs)
+			}
+		})
 	}
 }
 

@@ -80,7 +80,7 @@ func (p Policy) ClientFor(rt http.RoundTripper, logger *slog.Logger) *http.Clien
 		RetryMax:     p.retries(),
 		CheckRetry:   p.checkRetry,
 		Backoff: func(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
-			return p.wait(attempt, resp)
+			return p.backoffFor(attempt, resp)
 		},
 		ErrorHandler: giveUp,
 		RequestLogHook: func(_ retryablehttp.Logger, req *http.Request, n int) {
@@ -121,9 +121,28 @@ func (p Policy) checkRetry(ctx context.Context, resp *http.Response, err error) 
 		}
 	}
 	if st != nil && st.failed != nil && st.attempts <= p.retries() {
-		st.failed(st.last)
+		st.now = st.failed(st.last)
 	}
 	return true, nil
+}
+
+// backoffFor is the retryablehttp.Backoff of [Policy.ClientFor]: the policy's
+// wait, or none when the request's [OnFailure] function asked for the
+// next attempt at once after an answer that asks for no wait.
+func (p Policy) backoffFor(attempt int, resp *http.Response) time.Duration {
+	if resp != nil && resp.Request != nil && !asksToWait(resp) {
+		if st := stateFrom(resp.Request.Context()); st != nil && st.now {
+			st.now = false
+			return 0
+		}
+	}
+	return p.wait(attempt, resp)
+}
+
+// asksToWait reports whether resp asks the client to wait before trying
+// again: a 429, or a Retry-After header.
+func asksToWait(resp *http.Response) bool {
+	return resp.StatusCode == http.StatusTooManyRequests || resp.Header.Get("Retry-After") != ""
 }
 
 // reportRetry is the retryablehttp.RequestLogHook of [Policy.ClientFor]: it

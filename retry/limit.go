@@ -93,14 +93,17 @@ type failKey struct{}
 // OnFailure returns ctx with a function that requests made under it through
 // [Policy.Client] call when an attempt fails and another is to follow,
 // before the wait between them: err is why it failed. A caller that can
-// ask elsewhere at once (another mirror, a new connection) need not sit
-// out the wait. f is called on the goroutine that makes the request.
-func OnFailure(ctx context.Context, f func(err error)) context.Context {
+// ask elsewhere at once (another mirror) need not sit out the wait. When
+// f returns true, and the attempt failed with a response that does not
+// ask for a wait (a 5xx; not a 429, nor a Retry-After), the next attempt
+// is made at once instead: the caller keeps such retries within a budget
+// of its own. f is called on the goroutine that makes the request.
+func OnFailure(ctx context.Context, f func(err error) (now bool)) context.Context {
 	return context.WithValue(ctx, failKey{}, f)
 }
 
-func failHookFrom(ctx context.Context) func(error) {
-	f, _ := ctx.Value(failKey{}).(func(error))
+func failHookFrom(ctx context.Context) func(error) bool {
+	f, _ := ctx.Value(failKey{}).(func(error) bool)
 	return f
 }
 
@@ -114,7 +117,8 @@ type reqState struct {
 	prev     error // why the one before failed
 	unsent   bool  // the last attempt was not sent: the time limit had passed
 	hook     func(int, error)
-	failed   func(error) // see OnFailure
+	failed   func(error) bool // see OnFailure
+	now      bool             // the next attempt is made at once (OnFailure)
 	limit    *limit
 }
 

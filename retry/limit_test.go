@@ -115,7 +115,7 @@ func TestClientOnFailure(t *testing.T) {
 	failed := make(chan error, 10)
 	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
-	ctx = OnFailure(ctx, func(err error) { failed <- err })
+	ctx = OnFailure(ctx, func(err error) bool { failed <- err; return false })
 	done := make(chan error, 1)
 	go func() {
 		resp, err := get(ctx, p.Client(nil), srv.URL)
@@ -141,7 +141,7 @@ func TestClientOnFailure(t *testing.T) {
 	// The last attempt's failure has no retry after it: not reported.
 	p.Retries = 0
 	failed = make(chan error, 10)
-	ctx = OnFailure(testCtx(t), func(err error) { failed <- err })
+	ctx = OnFailure(testCtx(t), func(err error) bool { failed <- err; return false })
 	if resp, err := get(ctx, p.Client(nil), srv.URL); err == nil {
 		resp.Body.Close()
 		t.Fatal("got a response")
@@ -149,6 +149,62 @@ func TestClientOnFailure(t *testing.T) {
 	if len(failed) != 0 {
 		t.Errorf("%d failures reported without a retry to follow, want none", len(failed))
 	}
+}
+
+// TestClientOnFailureNow checks that a failure whose OnFailure function
+// asks for the next attempt at once gets it without the wait (an hour
+// here, which would trip the test's deadline), once, and that a 429 still
+// gets its wait.
+func TestClientOnFailureNow(t *testing.T) {
+	srv, hits := server(t, func(n int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+		switch {
+		case r.URL.Path == "/429":
+			w.WriteHeader(http.StatusTooManyRequests)
+		case n == 1:
+			w.WriteHeader(http.StatusBadGateway)
+		default:
+			io.WriteString(w, "ok")
+		}
+	})
+	p := fast()
+	p.WaitMin, p.WaitMax = time.Hour, time.Hour
+	calls := 0
+	ctx := OnFailure(testCtx(t), func(error) bool { calls++; return true })
+	resp, err := get(ctx, p.Client(nil), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := hits.Load(); n != 2 || calls != 1 {
+		t.Errorf("%d requests, OnFailure called %d times; want 2, 1", n, calls)
+	}
+
+	// A 429 asks for fewer requests: the wait stands.
+	hits.Store(0)
+	failed := make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	ctx = OnFailure(ctx, func(error) bool { failed <- struct{}{}; return true })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := get(ctx, p.Client(nil), srv.URL+"/429"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-failed:
+	case <-testCtx(t).Done():
+		t.Fatal("the 429 was not reported")
+	}
+	// Give a wrong retry time to happen. (A slow machine can only hide a
+	// bug here, not fail the test.)
+	time.Sleep(50 * time.Millisecond)
+	if n := hits.Load(); n != 1 {
+		t.Errorf("%d requests after a 429, want 1 before the wait", n)
+	}
+	cancel()
+	<-done
 }
 
 // TestDoTimeLimit checks that Do starts no retry that would begin after
