@@ -207,7 +207,7 @@ func (b *bench) measureSource(ctx context.Context, src source, goBin, dir string
 // setupTools returns the tools of cfg.tools, building gomodx into tmp/bin
 // unless -gomodx names one.
 func setupTools(ctx context.Context, cfg config, goBin, tmp string, logger *log.Logger) ([]tool, error) {
-	tools, err := newTools(cfg.tools, goBin, cfg.gomodx)
+	tools, err := newTools(cfg.tools, goBin, cfg.gomodx, cfg.gomodxBase)
 	if err != nil {
 		return nil, err
 	}

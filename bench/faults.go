@@ -566,12 +566,22 @@ func (b *faultBench) report(w io.Writer, goVersion string) {
 	fmt.Fprintln(w)
 
 	multi := len(b.cfg.commands) > 1
-	b.header(w, multi, "---|", "gomodx ÷ fault-free", "gomodx retries / hedges sent (won) / failovers / mismatches")
+	var more []string
+	for _, t := range b.tools {
+		if isGomodx(t) {
+			more = append(more, t.label+" ÷ fault-free", t.label+" retries / hedges sent (won) / failovers / mismatches")
+		}
+	}
+	b.header(w, multi, "---|", more...)
 	b.eachRow(w, func(row *faultRow, cmd string) {
 		for _, t := range b.tools {
 			fmt.Fprintf(w, " %s |", b.cellSummary(b.cells[[3]string{row.key, cmd, t.name}]))
 		}
-		fmt.Fprintf(w, " %s | %s |", b.slowdown(row, cmd), b.counts(row, cmd))
+		for _, t := range b.tools {
+			if isGomodx(t) {
+				fmt.Fprintf(w, " %s | %s |", b.slowdown(row, cmd, t.name), b.counts(row, cmd, t.name))
+			}
+		}
 	})
 
 	fmt.Fprintf(w, "\n- `ok n/N: t (min–max)`: n of N runs exited 0 with a module cache that is complete and intact: with GOPROXY=off and GOFLAGS=-mod=mod, `go mod verify` and then the plain go command's own `go mod download` pass on it (verify alone passes a module that is missing altogether); t is the median wall time\n")
@@ -632,14 +642,14 @@ func (b *faultBench) cellSummary(c *faultCell) string {
 	return text
 }
 
-// slowdown is gomodx's time on row over its time on the row's baseline,
+// slowdown is tool's time on row over its time on the row's baseline,
 // round by round: "1.42× (1.30–1.61)".
-func (b *faultBench) slowdown(row *faultRow, cmd string) string {
+func (b *faultBench) slowdown(row *faultRow, cmd, tool string) string {
 	if row.sc.baseline == "" {
 		return "–"
 	}
-	g := b.cells[[3]string{row.key, cmd, "gomodx"}]
-	base := b.cells[[3]string{row.sc.baseline + "#0", cmd, "gomodx"}]
+	g := b.cells[[3]string{row.key, cmd, tool}]
+	base := b.cells[[3]string{row.sc.baseline + "#0", cmd, tool}]
 	if g == nil || base == nil {
 		return "–"
 	}
@@ -659,9 +669,9 @@ func (b *faultBench) slowdown(row *faultRow, cmd string) string {
 	return fmt.Sprintf("%.2f× (%.2f–%.2f)", medianOf(rs), slices.Min(rs), slices.Max(rs))
 }
 
-// counts sums up gomodx's own counts over a cell's runs (medians).
-func (b *faultBench) counts(row *faultRow, cmd string) string {
-	c := b.cells[[3]string{row.key, cmd, "gomodx"}]
+// counts sums up gomodx's own counts over tool's runs on row (medians).
+func (b *faultBench) counts(row *faultRow, cmd, tool string) string {
+	c := b.cells[[3]string{row.key, cmd, tool}]
 	if c == nil {
 		return "–"
 	}

@@ -85,6 +85,7 @@ type config struct {
 	tools      []string
 	commands   []string
 	gomodx     string
+	gomodxBase string   // another gomodx binary, the gomodx-base tool: before and after a change, side by side
 	wrap       []string // command line prefix of gomodx's runs (a profiler)
 	goBin      string
 	keep       bool
@@ -154,6 +155,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	tools := fs.String("tools", "go,gomodx,go16", "tools to run, comma-separated: go, gomodx, go16")
 	commands := fs.String("commands", "download,tidy", "commands to run, comma-separated: download, tidy")
 	fs.StringVar(&cfg.gomodx, "gomodx", "", "gomodx binary to run (default: build github.com/gomodx/gomodx); \"go\" runs the plain go command in its place")
+	fs.StringVar(&cfg.gomodxBase, "gomodx-base", "", "another gomodx binary, run as the tool gomodx-base (-tools ...,gomodx-base): a change against the binary before it, side by side")
 	wrap := fs.String("wrap", "", "run gomodx under this command, split at spaces: \"perf record -g -o /tmp/gomodx.perf --\" profiles it (its time is then the wrapper's too)")
 	fs.StringVar(&cfg.goBin, "go", "", "go command to measure and to hand to gomodx as GOMODX_GO (default: go on PATH)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (tree, project, caches)")

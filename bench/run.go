@@ -30,7 +30,7 @@ type tool struct {
 
 // newTools returns the tools named in names. gomodx is the path of the
 // gomodx binary, or "go" to stand in the plain go command for it.
-func newTools(names []string, goBin, gomodx string) ([]tool, error) {
+func newTools(names []string, goBin, gomodx, base string) ([]tool, error) {
 	goArgv := func(cmd string) []string { return []string{goBin, "mod", cmd} }
 	var tools []tool
 	for _, name := range names {
@@ -44,15 +44,24 @@ func newTools(names []string, goBin, gomodx string) ([]tool, error) {
 			if gomodx == "go" {
 				t.argv = goArgv
 			}
+		case "gomodx-base":
+			if base == "" {
+				return nil, fmt.Errorf("-tools: gomodx-base needs -gomodx-base")
+			}
+			t.label = "gomodx (" + filepath.Base(base) + ")"
+			t.argv = func(cmd string) []string { return []string{base, cmd} }
 		case "go16":
 			t.label, t.argv, t.env = "GOMAXPROCS=16 go", goArgv, []string{"GOMAXPROCS=16"}
 		default:
-			return nil, fmt.Errorf("-tools: unknown tool %q (want go, gomodx, go16)", name)
+			return nil, fmt.Errorf("-tools: unknown tool %q (want go, gomodx, go16, gomodx-base)", name)
 		}
 		tools = append(tools, t)
 	}
 	return tools, nil
 }
+
+// isGomodx reports whether t runs a gomodx binary.
+func isGomodx(t tool) bool { return t.name == "gomodx" || t.name == "gomodx-base" }
 
 // runner runs one command of one tool at a time, each in its own fresh
 // directory with a fresh GOMODCACHE and GOPATH and a fresh copy of the main
@@ -194,7 +203,7 @@ func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (re
 	gopath := filepath.Join(dir, "gopath")
 	res = r.exec(ctx, t, cmd, app, mc, gopath, dir)
 	res.dir = dir
-	if r.events && t.name == "gomodx" {
+	if r.events && isGomodx(t) {
 		events := filepath.Join(dir, eventsFile)
 		res.summary = readSummary(events)
 		if r.eventsDir != "" && cs.name != "" {
@@ -251,7 +260,7 @@ func (r *runner) exec(ctx context.Context, t tool, cmd, app, modcache, gopath, d
 		"GOPATH="+gopath,
 		"XDG_CACHE_HOME="+filepath.Join(dir, "usercache"),
 	), t.env...)
-	if r.events && t.name == "gomodx" {
+	if r.events && isGomodx(t) {
 		c.Env = append(c.Env, "GOMODX_JSON_FILE="+filepath.Join(dir, eventsFile))
 	}
 	var out tail
