@@ -172,7 +172,7 @@ func runReal(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 					if failed[k] {
 						continue
 					}
-					run := runRealOnce(ctx, r, t, cmd, cfg.timeout)
+					run := runRealOnce(ctx, r, t, cmd, cfg.timeout, su.others())
 					if err := ctx.Err(); err != nil {
 						return err
 					}
@@ -202,7 +202,7 @@ func runReal(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		goVersion, cpus(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), cfg.rounds, limitSecs(cfg.timeout), realLoad(runs))
 	fmt.Fprintf(stdout, "- a run is ok when it exits 0 and, with GOPROXY=off, `go mod verify` and the plain go command's version of the command pass on the cache it left\n")
 	fmt.Fprintf(stdout, "- go.mod/go.sum: byte for byte against those plain go left in the default setup in the same round\n")
-	fmt.Fprintf(stdout, "- built-in mirrors (%s): DNS lookups of their hosts by any process of the run (GODEBUG=netdns=go+2), and the requests gomodx began there (its `start` events); rescues: its `rescue` events; warnings: its stderr lines other than the summary\n\n",
+	fmt.Fprintf(stdout, "- built-in mirrors: those of %s that GOPROXY does not name: DNS lookups of their hosts by any process of the run (GODEBUG=netdns=go+2), and the requests gomodx began there (its `start` events); rescues: its `rescue` events; warnings: its stderr lines other than the summary and progress\n\n",
 		strings.Join(builtinHosts, ", "))
 	for _, su := range setups {
 		fmt.Fprintf(stdout, "### %s\n\n%s\n\n", su.name, su.legend)
@@ -252,8 +252,21 @@ func runReal(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// runRealOnce runs t's cmd once with r and sums it up.
-func runRealOnce(ctx context.Context, r *runner, t realTool, cmd string, timeout time.Duration) realRun {
+// others are the hosts of builtinHosts that su's GOPROXY does not name:
+// those only the rescue may ask.
+func (su realSetup) others() []string {
+	var hosts []string
+	for _, h := range builtinHosts {
+		if !strings.Contains(su.goproxy, "//"+h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// runRealOnce runs t's cmd once with r and sums it up, counting what went
+// to hosts.
+func runRealOnce(ctx context.Context, r *runner, t realTool, cmd string, timeout time.Duration, hosts []string) realRun {
 	var res result
 	var modcache string
 	if t.broken != nil {
@@ -275,26 +288,22 @@ func runRealOnce(ctx context.Context, r *runner, t realTool, cmd string, timeout
 			run.modsum = append(run.modsum, data...)
 			run.modsum = append(run.modsum, 0)
 		}
-		run.lookups, run.warnings = scanOutput(filepath.Join(res.dir, outputFile))
 		removeAll(res.dir)
 	}
+	run.lookups, run.warnings = scanOutput(res.output, hosts)
 	if s := res.summary; s != nil {
-		run.started, run.rescues = s.startedAt(builtinHosts), s.rescued
+		run.started, run.rescues = s.startedAt(hosts), s.rescued
 	}
 	return run
 }
 
 // scanOutput reads a run's whole output: it counts the DNS lookups of
-// builtinHosts that GODEBUG=netdns=go+2 reported, and returns gomodx's
+// hosts that GODEBUG=netdns=go+2 reported, and returns gomodx's
 // lines other than its summary ("gomodx: fetched …").
-func scanOutput(file string) (lookups int, warnings []string) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return 0, nil
-	}
-	for _, line := range strings.Split(string(data), "\n") {
+func scanOutput(out string, hosts []string) (lookups int, warnings []string) {
+	for _, line := range strings.Split(out, "\n") {
 		if strings.HasPrefix(line, "go package net: hostLookupOrder(") {
-			for _, h := range builtinHosts {
+			for _, h := range hosts {
 				if strings.Contains(line, "("+h+")") {
 					lookups++
 				}

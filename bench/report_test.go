@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +27,7 @@ gomodx: 14:03:05 42/310 files (finding more), 12.3 MB, 2.1 MB/s
 gomodx: golang.org/x/text@v0.21.0: .zip from goproxy.cn: dial tcp: lookup goproxy.cn: no such host; asking the built-in mirror proxy.golang.org instead
 gomodx: fetched 93 modules (280 files, 40.1 MB) in 4.0s, 10.0 MB/s
 `
-	file := filepath.Join(t.TempDir(), "out")
-	if err := os.WriteFile(file, []byte(out), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	lookups, warnings := scanOutput(file)
+	lookups, warnings := scanOutput(out, builtinHosts)
 	if lookups != 2 {
 		t.Errorf("%d lookups of the built-in mirrors, want 2", lookups)
 	}

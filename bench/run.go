@@ -148,6 +148,8 @@ type result struct {
 	// summary is the summary event of gomodx's --json-file (runner.events),
 	// nil when there was none (plain go, or nothing fetched).
 	summary *progressSummary
+	// output is the whole output of the run, with runner.fullOutput.
+	output string
 	// load is the machine's load average over the last minute when the
 	// run started (0 where it cannot be read).
 	load float64
@@ -203,6 +205,10 @@ func (r *runner) run(ctx context.Context, t tool, cmd string, cs cacheSetup) (re
 	gopath := filepath.Join(dir, "gopath")
 	res = r.exec(ctx, t, cmd, app, mc, gopath, dir)
 	res.dir = dir
+	if r.fullOutput {
+		out, _ := os.ReadFile(filepath.Join(dir, outputFile))
+		res.output = string(out)
+	}
 	if r.events && isGomodx(t) {
 		events := filepath.Join(dir, eventsFile)
 		res.summary = readSummary(events)
