@@ -69,7 +69,7 @@ func (p Policy) Pause(ctx context.Context, attempt int) error {
 	if l := limitFrom(ctx); l != nil && time.Now().Add(d).After(l.deadline) {
 		return &LimitError{Limit: l.d}
 	}
-	return sleep(ctx, d)
+	return Sleep(ctx, d)
 }
 
 type hookKey struct{}
