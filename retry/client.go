@@ -119,6 +119,9 @@ func (p Policy) checkRetry(ctx context.Context, resp *http.Response, err error) 
 			return false, &limitStop{cause: err, d: st.limit.d}
 		}
 	}
+	if f := backoffHookFrom(ctx); f != nil {
+		f()
+	}
 	return true, nil
 }
 
