@@ -360,6 +360,60 @@ func (f *Fetcher) want(ctx context.Context, mod module.Version, kind modcache.Ki
 }
 
 func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.Kind) (State, error) {
+	return f.fetchWith(ctx, mod, kind, func(want string, net *slot, dl modcache.Download) error {
+		return f.put(ctx, mod, kind, want, net, dl)
+	})
+}
+
+// File returns mod's .info or .mod for a go command that asked the
+// loopback proxy for it: from the cache when it is there and checks out,
+// else fetched and checked as the prefetch checks it, without writing the
+// cache (the go command writes what it keeps, so the cache holds what it
+// would hold without gomodx). A file the prefetch failed on fails again at
+// once, as it did. It returns ErrLeft for a file there is nothing to check
+// against: the go command must get it as the mirrors serve it.
+func (f *Fetcher) File(ctx context.Context, mod module.Version, kind modcache.Kind) ([]byte, error) {
+	f.mu.Lock()
+	c, ok := f.files[fileKey{mod, kind}]
+	f.mu.Unlock()
+	if ok {
+		select {
+		case <-c.done:
+			if c.state == Failed || c.state == Left {
+				return nil, c.err
+			}
+		default:
+		}
+	}
+	var data []byte
+	f.report(Event{Mod: mod, Kind: kind, State: Planned})
+	state, err := f.fetchWith(ctx, mod, kind, func(want string, _ *slot, dl modcache.Download) error {
+		d, err := modcache.FetchFile(ctx, mod, kind, want, dl)
+		data = d
+		return err
+	})
+	ev := Event{Mod: mod, Kind: kind, State: state, Err: err, Bytes: int64(len(data))}
+	if state != Failed {
+		ev.Err = nil
+	}
+	f.report(ev)
+	switch state {
+	case Cached:
+		file, err := f.cache.Path(mod, string(kind))
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(file)
+	case Fetched:
+		return data, nil
+	}
+	return nil, err
+}
+
+// fetchWith is fetch, with keep doing what is done with the file's body:
+// it is called with the hash the body must have and a Download that feeds
+// it, once per mirror answer, until it succeeds.
+func (f *Fetcher) fetchWith(ctx context.Context, mod module.Version, kind modcache.Kind, keep func(want string, net *slot, dl modcache.Download) error) (State, error) {
 	if f.opts.Private != nil && f.opts.Private(mod.Path) {
 		if f.cache.Has(mod, kind, "") {
 			return Cached, nil
@@ -416,7 +470,7 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 			if lookupErr != nil {
 				return lookupErr // not the mirror's doing: the walk stops
 			}
-			return f.put(ctx, mod, kind, want, net, func(store func(io.Reader) error) error {
+			return keep(want, net, func(store func(io.Reader) error) error {
 				return modcache.SumSource(source, store)(body)
 			})
 		})
@@ -424,7 +478,7 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 			err = lookupErr
 		}
 	} else {
-		err = f.put(ctx, mod, kind, want, net, func(store func(io.Reader) error) error {
+		err = keep(want, net, func(store func(io.Reader) error) error {
 			return f.src.Fetch(ctx, mod, string(kind), modcache.SumSource(source, func(body io.Reader) error {
 				// An earlier body's unpacking gave the slot back.
 				if err := net.acquire(ctx); err != nil {
