@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,6 +32,19 @@ func mirrorFlags(mc *mirrorConfig) []cli.Flag {
 			Usage:       "also use this mirror, interchangeable with GOPROXY's first ones (repeatable; GOMODX_MIRRORS is comma-separated)",
 			EnvVars:     []string{"GOMODX_MIRRORS"},
 			Destination: &mc.extra,
+			Action: func(c *cli.Context, list []string) error {
+				for _, raw := range list {
+					entries, err := goenv.ParseProxy(raw)
+					if err == nil && (len(entries) != 1 || entries[0].Keyword()) {
+						err = errors.New("not a mirror URL")
+					}
+					if err != nil {
+						fromEnv := func(s string) bool { return slices.Contains(strings.Split(s, ","), raw) }
+						return badValue(c, "mirror", "GOMODX_MIRRORS", goenv.Redact(raw), fromEnv, "a mirror's URL, http, https or file ("+err.Error()+")")
+					}
+				}
+				return nil
+			},
 		},
 		&cli.BoolFlag{
 			Name:        "no-builtin-mirrors",

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -222,14 +223,30 @@ func newCommand(cfg config, stdout, stderr io.Writer) *command {
 
 // download is 'go mod download', with the modules fetched by gomodx first.
 func (c *command) download(ctx context.Context, args []string) error {
-	goArgs := append(append([]string{"mod", "download"}, c.cfg.goFlags.args()...), args...)
+	goArgs := goCommandLine([]string{"mod", "download"}, c.cfg.goFlags.args(), args)
 	return c.runGo(ctx, goArgs, func(p *prefetch.Project, _ *goenv.Config) plan {
+		if c.cfg.goFlags.reuse != "" {
+			// go refuses -reuse inside a module, and outside one answers
+			// from the earlier output: nothing to plan either way.
+			return downloadPlan(nil, prefetch.Targets{})
+		}
 		t, queries := prefetch.ParseTargets(p, args)
 		if len(queries) > 0 {
 			c.log.Info("left to the go command", "queries", queries)
 		}
 		return downloadPlan(p, t)
 	})
+}
+
+// goCommandLine is a go command line: the command, its flags, then its
+// arguments, after "--" when one of them looks like a flag (the user put
+// it after "--" for gomodx; go must not take it for a flag either).
+func goCommandLine(command, flags, args []string) []string {
+	line := append(slices.Clone(command), flags...)
+	if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-") }) {
+		line = append(line, "--")
+	}
+	return append(line, args...)
 }
 
 // plan fetches what the go command is about to read.
@@ -243,7 +260,7 @@ func downloadPlan(p *prefetch.Project, t prefetch.Targets) plan {
 // its loader; what a new import needs beyond that, go asks the loopback
 // proxy for.
 func (c *command) tidy(ctx context.Context, args []string) error {
-	goArgs := append(append([]string{"mod", "tidy"}, c.cfg.goFlags.args()...), args...)
+	goArgs := goCommandLine([]string{"mod", "tidy"}, c.cfg.goFlags.args(), args)
 	return c.runGo(ctx, goArgs, func(p *prefetch.Project, env *goenv.Config) plan {
 		opts := prefetch.TidyOptions{GoVersion: c.cfg.goFlags.goVer, Compat: c.cfg.goFlags.compat, GOROOT: env.GOROOT}
 		return func(ctx context.Context, f *prefetch.Fetcher) error { return prefetch.Tidy(ctx, f, p, opts) }

@@ -36,6 +36,8 @@ func TestFlagRanges(t *testing.T) {
 		{args: []string{"download", "--jobs", "-2"}, env: map[string]string{"GOMODX_JOBS": "8"}, want: "gomodx: invalid --jobs -2: must be from 1 to 256"},
 		{args: []string{"verify", "--jobs", "-1"}, want: "gomodx: invalid --jobs -1: must be from 0 to 256"},
 		{args: []string{"clean"}, env: map[string]string{"GOMODX_VERIFY_JOBS": "100000"}, want: "gomodx: invalid GOMODX_VERIFY_JOBS=100000: must be from 0 to 256"},
+		{args: []string{"download", "--mirror", "ftp://mirror.example"}, want: "gomodx: invalid --mirror ftp://mirror.example: must be a mirror's URL, http, https or file (invalid proxy URL scheme (must be https, http, file): ftp://mirror.example)"},
+		{args: []string{"tidy"}, env: map[string]string{"GOMODX_MIRRORS": "direct"}, want: "gomodx: invalid GOMODX_MIRRORS=direct: must be a mirror's URL, http, https or file (not a mirror URL)"},
 		// --edited removes edits: only of trees named one by one.
 		{args: []string{"clean", "--edited"}, want: "gomodx: --edited removes the trees of the modules named: it takes module@version arguments, and no --all or --all-faults"},
 		{args: []string{"clean", "--edited", "--all-faults", "example.com/a@v1.0.0"}, want: "gomodx: --edited removes the trees of the modules named: it takes module@version arguments, and no --all or --all-faults"},

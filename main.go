@@ -87,7 +87,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:            "go",
 				Usage:           "run any go command (build, get, list, mod vendor...) through gomodx's mirrors",
 				ArgsUsage:       "command [arguments]",
+				Description:     "Every argument is go's, help included ('gomodx go help mod' is go's help). gomodx's own\nsettings come from its GOMODX_* variables (see 'gomodx help download' for them).",
 				SkipFlagParsing: true,
+				HideHelp:        true,
 				Flags:           cfg.flags(),
 				Action: func(c *cli.Context) error {
 					return cmd().goCommand(c.Context, c.Args().Slice())

@@ -22,6 +22,8 @@ import (
 // Faults:
 //
 //	status-N    answer every request with status N
+//	files-N     answer requests for .info, .mod and .zip files with status N;
+//	            lists, queries and the checksum database are served
 //	flaky-N     answer the first N requests for each file with 503
 //	tamper      serve .zip files with an extra file (a valid zip, wrong hash)
 //	truncate-N  cut the first N .zip bodies for each file in half, then close
@@ -76,6 +78,11 @@ func (p *faultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		case "status":
 			http.Error(w, http.StatusText(n), n)
 			return
+		case "files":
+			if strings.Contains(file, "/@v/") && (strings.HasSuffix(file, ".info") || strings.HasSuffix(file, ".mod") || strings.HasSuffix(file, ".zip")) {
+				http.Error(w, http.StatusText(n), n)
+				return
+			}
 		case "flaky":
 			if hit <= n {
 				http.Error(w, "flaky mirror", http.StatusServiceUnavailable)

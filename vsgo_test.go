@@ -115,11 +115,18 @@ func vsgo(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// stderrLines is stderr's lines, sorted, without gomodx's own.
+// stderrLines is stderr's lines, sorted, without gomodx's own (a
+// "gomodx:" line and the indented lines that continue it).
 func stderrLines(stderr string) string {
 	var lines []string
+	ours := false
 	for line := range strings.SplitSeq(strings.TrimSuffix(stderr, "\n"), "\n") {
-		if !strings.HasPrefix(line, "gomodx:") && line != "" {
+		switch {
+		case strings.HasPrefix(line, "gomodx:"):
+			ours = true
+		case ours && strings.HasPrefix(line, "\t"):
+		case line != "":
+			ours = false
 			lines = append(lines, line)
 		}
 	}

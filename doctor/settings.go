@@ -361,7 +361,7 @@ func (d *run) private() {
 	case len(reqs) == 0:
 		d.add(AreaPrivate, "requirements", OK, "none", "")
 	case len(leaks) == 0:
-		detail := fmt.Sprintf("%d requirements: %d public", len(reqs), len(public))
+		detail := fmt.Sprintf("%d public", len(public))
 		if len(covered) > 0 {
 			detail += fmt.Sprintf(", %d covered by GOPRIVATE/GONOPROXY (%s)", len(covered), words(covered))
 		}

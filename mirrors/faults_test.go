@@ -489,3 +489,32 @@ func TestFetchOneMirrorManyFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestNoHedgeWhileBackingOff checks that a mirror that answers at once,
+// with failures, is not hedged while its request waits to be retried: it
+// is failing, not hung, and a hedge would only double what it is asked.
+// It gets the request and its retries, no more.
+func TestNoHedgeWhileBackingOff(t *testing.T) {
+	m := serve(t, status(http.StatusServiceUnavailable))
+	opts := isolated(t)
+	// Backoffs far longer than the hedge delay: without the rule, every
+	// backoff would be hedged.
+	opts.Policy.WaitMin = 50 * time.Millisecond
+	opts.Policy.WaitMax = 100 * time.Millisecond
+	opts.HedgeAfter = time.Millisecond
+	var evs events
+	opts.OnEvent = evs.add
+	l := newList(t, m.URL, opts)
+	err := l.Fetch(testCtx(t), modA, "zip", func(io.Reader) error { return nil })
+	if err == nil {
+		t.Fatal("Fetch succeeded from a mirror that always fails")
+	}
+	if got, want := int(m.hits.Load()), opts.Policy.Retries+1; got != want {
+		t.Errorf("the failing mirror got %d requests, want %d (the request and its retries)", got, want)
+	}
+	for _, ev := range evs.evs {
+		if ev.Kind == Hedged {
+			t.Errorf("hedged a mirror that answers: %+v", ev)
+		}
+	}
+}

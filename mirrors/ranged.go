@@ -375,7 +375,7 @@ func (r *ranged) failed(ctx context.Context, wk *rangeWorker, p *part, err error
 		return true
 	}
 	r.retrying(wk, err)
-	if err := sleepCtx(ctx, r.f.l.policy.Backoff(*fails-1)); err != nil {
+	if err := retry.Sleep(ctx, r.f.l.policy.Backoff(*fails-1)); err != nil {
 		return true
 	}
 	return false
@@ -590,7 +590,7 @@ func (r *ranged) take(ctx context.Context, wk *rangeWorker) *part {
 		if p != nil || !busy {
 			return p
 		}
-		if sleepCtx(ctx, rangePoll) != nil {
+		if retry.Sleep(ctx, rangePoll) != nil {
 			return nil
 		}
 	}
@@ -658,16 +658,4 @@ func hostPort(u *url.URL) string {
 		return net.JoinHostPort(u.Hostname(), "443")
 	}
 	return net.JoinHostPort(u.Hostname(), "80")
-}
-
-// sleepCtx waits for d, or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -99,7 +99,7 @@ func (l *List) setAside(m *mirror) error {
 	s := m.score
 	switch {
 	case s.down != nil:
-		return &setAsideError{reason: "unreachable earlier in this run", err: s.down}
+		return &setAsideError{reason: "found unreachable", err: s.down}
 	case l.now().Before(s.openUntil):
 		return &setAsideError{reason: fmt.Sprintf("set aside after %d failures in a row", s.fails), err: s.lastErr}
 	}

@@ -198,6 +198,7 @@ type leg struct {
 	start   time.Time
 	fresh   bool         // sent on a connection of its own
 	attempt atomic.Int64 // when its latest attempt was sent (UnixNano): retries wait first
+	backoff atomic.Bool  // its latest attempt failed and the next waits for its backoff
 }
 
 // waited is how long the leg's latest attempt has waited for its headers
@@ -321,6 +322,13 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 			}
 			last := running[len(running)-1]
 			from := last.m
+			if last.backoff.Load() {
+				// The mirror answers, with failures; the leg waits to try
+				// again. Look again once its retry has waited as long.
+				hedge.Reset(f.l.hedgeDelay(from))
+				hedgeC = hedge.C
+				break
+			}
 			if left := f.l.hedgeDelay(from) - last.waited(time.Now()); left > 0 {
 				// Not yet: the mirror's latency is known to be longer
 				// now, or the leg's retry has only just been sent.
@@ -402,8 +410,14 @@ func (f *fetch) startLeg(ctx context.Context, m *mirror, fresh, hedge, last bool
 	}
 	tries := f.counter(m)
 	tries.Add(1)
+	ctx = retry.OnBackoff(ctx, func() {
+		// The mirror answered (with a failure): waiting for the retry is
+		// no hang to hedge.
+		lg.backoff.Store(true)
+	})
 	ctx = retry.OnRetry(ctx, func(_ int, err error) {
 		// On the leg's goroutine, after the backoff, as the retry is sent.
+		lg.backoff.Store(false)
 		lg.attempt.Store(time.Now().UnixNano())
 		n := tries.Add(1)
 		f.l.emit(Event{Kind: Retrying, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Attempt: int(n), Err: err})

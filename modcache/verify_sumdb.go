@@ -112,10 +112,16 @@ func sumdbFault(mod module.Version, path, cause string) Fault {
 
 func sumdbVerifiers(keys []string) note.Verifiers {
 	var list []note.Verifier
+	seen := map[string]bool{}
 	// The key of sum.golang.org is always known, as it is to the go
 	// command: with it a tree note's signature is checked too, not only
-	// its shape.
+	// its shape. Each key counts once: the same key twice would make
+	// every note signed with it "ambiguous".
 	for _, k := range append([]string{goenv.SumGolangOrgKey}, keys...) {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		if v, err := note.NewVerifier(k); err == nil {
 			list = append(list, v)
 		}

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/gomodx/gomodx/goenv"
 )
 
 // signedTree returns a tree note signed by a new key for database name,
@@ -183,4 +185,28 @@ func TestVerifySumdb(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// A database key given twice (GOSUMDB=sum.golang.org names the key gomodx
+// always knows) counts once: a note signed with it verifies, rather than
+// being "ambiguous".
+func TestSumdbVerifiersOnceEach(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "sum.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := note.Sign(&note.Note{Text: "go.sum database tree\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := note.Open(msg, sumdbVerifiers([]string{vkey, vkey})); err != nil {
+		t.Errorf("a note signed with a key given twice: %v", err)
+	}
+	if _, err := note.Open(msg, sumdbVerifiers([]string{goenv.SumGolangOrgKey, vkey})); err != nil {
+		t.Errorf("with sum.golang.org's key given again: %v", err)
+	}
 }

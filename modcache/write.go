@@ -73,20 +73,7 @@ func (c *Cache) PutInfo(ctx context.Context, mod module.Version, dl Download) er
 	if err != nil {
 		return err
 	}
-	var data []byte
-	err = fetch(ctx, mod, Info, dl, func(body io.Reader) error {
-		data = nil
-		raw, err := readBody(mod, Info, body, maxInfoSize)
-		if err != nil {
-			return err
-		}
-		js, err := cleanInfo(mod, raw)
-		if err != nil {
-			return err
-		}
-		data = js
-		return nil
-	})
+	data, err := FetchFile(ctx, mod, Info, "", dl)
 	if err != nil {
 		return err
 	}
@@ -130,19 +117,7 @@ func (c *Cache) PutMod(ctx context.Context, mod module.Version, want string, dl 
 	if err != nil {
 		return err
 	}
-	var data []byte
-	err = fetch(ctx, mod, Mod, dl, func(body io.Reader) error {
-		data = nil
-		raw, err := readBody(mod, Mod, body, maxModSize)
-		if err != nil {
-			return err
-		}
-		if err := checkGoMod(mod, want, raw); err != nil {
-			return err
-		}
-		data = raw
-		return nil
-	})
+	data, err := FetchFile(ctx, mod, Mod, want, dl)
 	if err != nil {
 		return err
 	}
@@ -153,6 +128,40 @@ func (c *Cache) PutMod(ctx context.Context, mod module.Version, want string, dl 
 	// serves GOPROXY=file:// consumers, and the next .mod write rewrites it.
 	_ = rewriteVersionList(filepath.Dir(file))
 	return nil
+}
+
+// FetchFile downloads mod's .info or .mod through dl and checks it as
+// PutInfo and PutMod do (an .info must be JSON naming the version asked
+// for, a .mod must match want when want is set), without writing the
+// cache: for a go command that will write it itself. It returns the bytes
+// to keep: an .info as the go command writes it.
+func FetchFile(ctx context.Context, mod module.Version, kind Kind, want string, dl Download) ([]byte, error) {
+	var data []byte
+	err := fetch(ctx, mod, kind, dl, func(body io.Reader) error {
+		data = nil
+		limit := int64(maxModSize)
+		if kind == Info {
+			limit = maxInfoSize
+		}
+		raw, err := readBody(mod, kind, body, limit)
+		if err != nil {
+			return err
+		}
+		if kind == Info {
+			raw, err = cleanInfo(mod, raw)
+		} else {
+			err = checkGoMod(mod, want, raw)
+		}
+		if err != nil {
+			return err
+		}
+		data = raw
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // checkGoMod verifies a go.mod body. With a go.sum hash, the hash is all

@@ -35,7 +35,7 @@ type BuildOptions struct {
 // way the go command would (files, std, cmd, patterns over dependencies)
 // make it plan nothing. p may be nil outside a module: nothing is planned.
 func Build(ctx context.Context, f *Fetcher, p *Project, opts BuildOptions) error {
-	if p == nil {
+	if p == nil || p.Warm(f.cache, true) {
 		return nil
 	}
 	roots, all, ok := rootPackages(p, opts)

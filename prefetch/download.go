@@ -89,6 +89,9 @@ func Run(ctx context.Context, f *Fetcher, p *Project, t Targets) error {
 		p = emptyProject()
 		t.Graph, t.Paths, t.Patterns = false, nil, nil
 	}
+	if len(t.Versions) == 0 && p.Warm(f.cache, true) {
+		return nil
+	}
 	pl := newPlanner(ctx, f, p, "")
 	defer pl.close()
 	for _, m := range t.Versions {

@@ -43,9 +43,9 @@ type Options struct {
 	// the trees writable, as the go command's -modcacherw does.
 	Extract    bool
 	ModCacheRW bool
-	// Downloading, if set, is called when a zip that is not in the cache
-	// is about to be downloaded: the go command says "go: downloading"
-	// then, and gomodx says it in its stead for the zips it fetches.
+	// Downloading, if set, is called for each zip the Fetcher put in the
+	// cache: the go command says "go: downloading" for a zip it downloads,
+	// and gomodx says it in its stead for those it fetched.
 	Downloading func(mod module.Version)
 }
 
@@ -254,12 +254,19 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 	if f.opts.Private != nil && f.opts.Private(mod.Path) {
 		return ErrLeft
 	}
-	want, source, ok, err := f.want(ctx, mod, modcache.Zip)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return ErrLeft
+	lookup := f.needsLookup(mod, modcache.Zip)
+	var (
+		want, source string
+		ok           = true
+		err          error
+	)
+	if !lookup {
+		if want, source, ok, err = f.want(ctx, mod, modcache.Zip); err != nil {
+			return err
+		}
+		if !ok {
+			return ErrLeft
+		}
 	}
 	select {
 	case f.sem <- struct{}{}:
@@ -268,11 +275,35 @@ func (f *Fetcher) ZipTo(ctx context.Context, mod module.Version, tmp *os.File) e
 	}
 	defer func() { <-f.sem }()
 	f.report(Event{Mod: mod, Kind: modcache.Zip, State: Planned})
-	err = modcache.FetchZip(ctx, mod, want, func(store func(io.Reader) error) error {
-		return f.src.Fetch(ctx, mod, string(modcache.Zip), modcache.SumSource(source, store))
-	}, tmp)
+	if lookup {
+		// As in fetch: the lookup waits for a mirror's answer.
+		looked := false
+		var lookupErr error
+		err = f.src.Fetch(ctx, mod, string(modcache.Zip), func(body io.Reader) error {
+			if !looked {
+				looked = true
+				want, source, ok, lookupErr = f.want(ctx, mod, modcache.Zip)
+				if lookupErr == nil && !ok {
+					lookupErr = ErrLeft
+				}
+			}
+			if lookupErr != nil {
+				return lookupErr
+			}
+			return modcache.FetchZip(ctx, mod, want, func(store func(io.Reader) error) error {
+				return modcache.SumSource(source, store)(body)
+			}, tmp)
+		})
+		if lookupErr != nil {
+			err = lookupErr
+		}
+	} else {
+		err = modcache.FetchZip(ctx, mod, want, func(store func(io.Reader) error) error {
+			return f.src.Fetch(ctx, mod, string(modcache.Zip), modcache.SumSource(source, store))
+		}, tmp)
+	}
 	switch {
-	case errors.Is(err, errors.ErrUnsupported):
+	case errors.Is(err, ErrLeft), errors.Is(err, errors.ErrUnsupported):
 		f.report(Event{Mod: mod, Kind: modcache.Zip, State: Left})
 		return ErrLeft
 	case err != nil:
@@ -329,24 +360,86 @@ func (f *Fetcher) want(ctx context.Context, mod module.Version, kind modcache.Ki
 }
 
 func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.Kind) (State, error) {
+	return f.fetchWith(ctx, mod, kind, func(want string, net *slot, dl modcache.Download) error {
+		return f.put(ctx, mod, kind, want, net, dl)
+	})
+}
+
+// File returns mod's .info or .mod for a go command that asked the
+// loopback proxy for it: from the cache when it is there and checks out,
+// else fetched and checked as the prefetch checks it, without writing the
+// cache (the go command writes what it keeps, so the cache holds what it
+// would hold without gomodx). A file the prefetch failed on fails again at
+// once, as it did. It returns ErrLeft for a file there is nothing to check
+// against: the go command must get it as the mirrors serve it.
+func (f *Fetcher) File(ctx context.Context, mod module.Version, kind modcache.Kind) ([]byte, error) {
+	f.mu.Lock()
+	c, ok := f.files[fileKey{mod, kind}]
+	f.mu.Unlock()
+	if ok {
+		select {
+		case <-c.done:
+			if c.state == Failed || c.state == Left {
+				return nil, c.err
+			}
+		default:
+		}
+	}
+	var data []byte
+	f.report(Event{Mod: mod, Kind: kind, State: Planned})
+	state, err := f.fetchWith(ctx, mod, kind, func(want string, _ *slot, dl modcache.Download) error {
+		d, err := modcache.FetchFile(ctx, mod, kind, want, dl)
+		data = d
+		return err
+	})
+	ev := Event{Mod: mod, Kind: kind, State: state, Err: err, Bytes: int64(len(data))}
+	if state != Failed {
+		ev.Err = nil
+	}
+	f.report(ev)
+	switch state {
+	case Cached:
+		file, err := f.cache.Path(mod, string(kind))
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(file)
+	case Fetched:
+		return data, nil
+	}
+	return nil, err
+}
+
+// fetchWith is fetch, with keep doing what is done with the file's body:
+// it is called with the hash the body must have and a Download that feeds
+// it, once per mirror answer, until it succeeds.
+func (f *Fetcher) fetchWith(ctx context.Context, mod module.Version, kind modcache.Kind, keep func(want string, net *slot, dl modcache.Download) error) (State, error) {
 	if f.opts.Private != nil && f.opts.Private(mod.Path) {
 		if f.cache.Has(mod, kind, "") {
 			return Cached, nil
 		}
 		return Left, ErrLeft
 	}
-	want, source, ok, err := f.want(ctx, mod, kind)
-	if err != nil {
-		return Failed, err
-	}
-	if !ok {
-		return Left, ErrLeft
-	}
-	if kind == modcache.Info {
-		want = "" // .info carries no checksum
-	}
-	if f.cache.Has(mod, kind, want) {
-		return Cached, nil
+	lookup := f.needsLookup(mod, kind)
+	var (
+		want, source string
+		ok           = true
+		err          error
+	)
+	if !lookup || f.cache.Has(mod, kind, "") {
+		// A file in the cache is checked against the checksum database
+		// where go.sum has no line for it, as the go command checks it.
+		want, source, ok, err = f.want(ctx, mod, kind)
+		if err != nil {
+			return Failed, err
+		}
+		if !ok {
+			return Left, ErrLeft
+		}
+		if f.cache.Has(mod, kind, want) {
+			return Cached, nil
+		}
+		lookup = false
 	}
 
 	net := &slot{sem: f.sem}
@@ -355,41 +448,91 @@ func (f *Fetcher) fetch(ctx context.Context, mod module.Version, kind modcache.K
 	}
 	defer net.release()
 
-	if kind == modcache.Zip && f.opts.Downloading != nil {
-		f.opts.Downloading(mod)
-	}
-	dl := func(store func(io.Reader) error) error {
-		return f.src.Fetch(ctx, mod, string(kind), modcache.SumSource(source, func(body io.Reader) error {
+	if lookup {
+		// The go command asks the checksum database about a file only
+		// once a mirror has served it: a version no mirror has costs no
+		// lookup. So the lookup waits for the first body, and the file is
+		// then put in the cache checked against its answer.
+		looked := false
+		var lookupErr error
+		err = f.src.Fetch(ctx, mod, string(kind), func(body io.Reader) error {
 			// An earlier body's unpacking gave the slot back.
 			if err := net.acquire(ctx); err != nil {
 				return err
 			}
-			return store(body)
-		}))
-	}
-	switch kind {
-	case modcache.Info:
-		err = f.cache.PutInfo(ctx, mod, dl)
-	case modcache.Mod:
-		err = f.cache.PutMod(ctx, mod, want, dl)
-	case modcache.Zip:
-		if f.opts.Extract {
-			// Unpacked as it is verified: each zip is inflated once.
-			err = f.cache.PutZipAndUnpack(ctx, mod, want, dl, modcache.UnpackOptions{
-				Writable: f.opts.ModCacheRW,
-				Gate:     f.unpackGate(net),
+			if !looked {
+				looked = true
+				want, source, ok, lookupErr = f.want(ctx, mod, kind)
+				if lookupErr == nil && !ok {
+					lookupErr = ErrLeft
+				}
+			}
+			if lookupErr != nil {
+				return lookupErr // not the mirror's doing: the walk stops
+			}
+			return keep(want, net, func(store func(io.Reader) error) error {
+				return modcache.SumSource(source, store)(body)
 			})
-		} else {
-			err = f.cache.PutZip(ctx, mod, want, dl)
+		})
+		if lookupErr != nil {
+			err = lookupErr
 		}
+	} else {
+		err = keep(want, net, func(store func(io.Reader) error) error {
+			return f.src.Fetch(ctx, mod, string(kind), modcache.SumSource(source, func(body io.Reader) error {
+				// An earlier body's unpacking gave the slot back.
+				if err := net.acquire(ctx); err != nil {
+					return err
+				}
+				return store(body)
+			}))
+		})
 	}
-	if errors.Is(err, errors.ErrUnsupported) {
+	switch {
+	case errors.Is(err, ErrLeft), errors.Is(err, errors.ErrUnsupported):
 		return Left, ErrLeft
-	}
-	if err != nil {
+	case err != nil:
 		return Failed, err
 	}
+	if kind == modcache.Zip && f.opts.Downloading != nil {
+		// What go would have downloaded itself; a zip gomodx could not
+		// fetch, go downloads and announces itself.
+		f.opts.Downloading(mod)
+	}
 	return Fetched, nil
+}
+
+// needsLookup reports whether the hash of mod's file must come from the
+// checksum database: go.sum has no line for it, and the module is not
+// exempt.
+func (f *Fetcher) needsLookup(mod module.Version, kind modcache.Kind) bool {
+	switch {
+	case kind == modcache.Info, f.opts.Checksums == nil:
+		return false
+	case kind == modcache.Mod && f.sums.GoMod(mod) != "", kind == modcache.Zip && f.sums.Zip(mod) != "":
+		return false
+	case f.opts.NoSumCheck != nil && f.opts.NoSumCheck(mod.Path):
+		return false
+	}
+	return true
+}
+
+// put writes mod's file, fed by dl, into the cache, checked against want.
+func (f *Fetcher) put(ctx context.Context, mod module.Version, kind modcache.Kind, want string, net *slot, dl modcache.Download) error {
+	switch kind {
+	case modcache.Info:
+		return f.cache.PutInfo(ctx, mod, dl)
+	case modcache.Mod:
+		return f.cache.PutMod(ctx, mod, want, dl)
+	}
+	if f.opts.Extract {
+		// Unpacked as it is verified: each zip is inflated once.
+		return f.cache.PutZipAndUnpack(ctx, mod, want, dl, modcache.UnpackOptions{
+			Writable: f.opts.ModCacheRW,
+			Gate:     f.unpackGate(net),
+		})
+	}
+	return f.cache.PutZip(ctx, mod, want, dl)
 }
 
 func (f *Fetcher) report(ev Event) {

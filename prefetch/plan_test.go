@@ -15,6 +15,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 	"golang.org/x/mod/module"
+	"golang.org/x/mod/sumdb/dirhash"
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/gomodx/gomodx/modcache"
@@ -599,3 +600,44 @@ func (i planInfo) Mode() os.FileMode  { return 0o644 }
 func (i planInfo) ModTime() time.Time { return time.Time{} }
 func (i planInfo) IsDir() bool        { return false }
 func (i planInfo) Sys() any           { return nil }
+
+// Warm holds when every file go.sum names is in the cache (and, for
+// download and builds, each zip's .info), so that planning is skipped.
+func TestWarm(t *testing.T) {
+	env := newPlanEnv(t, `
+-- go.mod --
+module m
+
+go 1.22
+
+require example.com/b v1.0.0
+`)
+	p := env.project(t)
+	if p.Warm(env.cache, false) {
+		t.Error("a project without go.sum lines is warm")
+	}
+	f := env.fetcher(t)
+	b := module.Version{Path: "example.com/b", Version: "v1.0.0"}
+	for _, kind := range []modcache.Kind{modcache.Mod, modcache.Zip} {
+		if _, err := f.Ensure(t.Context(), b, kind); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zipSum, _ := os.ReadFile(filepath.Join(env.cache.Root(), "cache/download/example.com/b/@v/v1.0.0.ziphash"))
+	modFile, _ := os.ReadFile(filepath.Join(env.cache.Root(), "cache/download/example.com/b/@v/v1.0.0.mod"))
+	modSum, err := dirhash.Hash1([]string{"go.mod"}, func(string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(modFile)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Sums = Sums{b: string(zipSum), {Path: b.Path, Version: b.Version + "/go.mod"}: modSum}
+	if !p.Warm(env.cache, false) {
+		t.Error("every file go.sum names is cached, but not warm")
+	}
+	if p.Warm(env.cache, true) {
+		t.Error("warm with .info, but no .info is cached")
+	}
+	p.Sums[module.Version{Path: "example.com/c", Version: "v1.0.0/go.mod"}] = modSum
+	if p.Warm(env.cache, false) {
+		t.Error("warm, but c's go.mod is not cached")
+	}
+}

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
+
+	"github.com/gomodx/gomodx/modcache"
 )
 
 // explicitIndirect is the go version from which a go.mod lists every module
@@ -334,4 +336,30 @@ func ignoreFunc(patterns []string) func(dir string) bool {
 		}
 		return false
 	}
+}
+
+// Warm reports whether the cache already holds every file the project's
+// go.sum files name: each go.mod that go.sum has a line for (matching it),
+// each zip (with its .ziphash matching go.sum), and with info each zip's
+// .info too. Then there is nothing for a plan to fetch that the last go
+// command did not leave in place, and planning, which reads every package
+// of the project, would only cost time: what go needs beyond go.sum (a new
+// import), it asks the loopback proxy for. A project with no go.sum lines
+// is not warm.
+func (p *Project) Warm(c *modcache.Cache, info bool) bool {
+	if p == nil || len(p.Sums) == 0 {
+		return false
+	}
+	for key, sum := range p.Sums {
+		if v, ok := strings.CutSuffix(key.Version, "/go.mod"); ok {
+			if !c.Has(module.Version{Path: key.Path, Version: v}, modcache.Mod, sum) {
+				return false
+			}
+			continue
+		}
+		if !c.Has(key, modcache.Zip, sum) || (info && !c.Has(key, modcache.Info, "")) {
+			return false
+		}
+	}
+	return true
 }

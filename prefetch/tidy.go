@@ -37,6 +37,9 @@ func Tidy(ctx context.Context, f *Fetcher, p *Project, opts TidyOptions) error {
 	if p == nil || p.Pruning == Workspace {
 		return nil // 'go mod tidy' works on one module
 	}
+	if p.Warm(f.cache, false) {
+		return nil
+	}
 	pl := newPlanner(ctx, f, p, opts.GOROOT)
 	defer pl.close()
 	pl.tidy(opts)

@@ -123,6 +123,9 @@ func (p Policy) checkRetry(ctx context.Context, resp *http.Response, err error) 
 	if st != nil && st.failed != nil && st.attempts <= p.retries() {
 		st.now = st.failed(st.last)
 	}
+	if f := backoffHookFrom(ctx); f != nil {
+		f()
+	}
 	return true, nil
 }
 

@@ -69,7 +69,7 @@ func (p Policy) Pause(ctx context.Context, attempt int) error {
 	if l := limitFrom(ctx); l != nil && time.Now().Add(d).After(l.deadline) {
 		return &LimitError{Limit: l.d}
 	}
-	return sleep(ctx, d)
+	return Sleep(ctx, d)
 }
 
 type hookKey struct{}
@@ -81,6 +81,21 @@ type hookKey struct{}
 // that makes the request.
 func OnRetry(ctx context.Context, f func(attempt int, err error)) context.Context {
 	return context.WithValue(ctx, hookKey{}, f)
+}
+
+// OnBackoff returns a context under which a [Policy.ClientFor] client calls
+// f when an attempt failed and the next one waits for its backoff: the
+// server answered (or failed) at once, so the request is not hung while
+// it waits. f is called on the goroutine that makes the request.
+func OnBackoff(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, backoffKey{}, f)
+}
+
+type backoffKey struct{}
+
+func backoffHookFrom(ctx context.Context) func() {
+	f, _ := ctx.Value(backoffKey{}).(func())
+	return f
 }
 
 func hookFrom(ctx context.Context) func(int, error) {

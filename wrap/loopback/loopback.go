@@ -7,6 +7,7 @@
 package loopback
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -176,39 +177,27 @@ func parseFile(rest string) (module.Version, modcache.Kind, bool) {
 	return module.Version{Path: path, Version: vers}, kind, true
 }
 
-// serveFile answers from the cache, fetching and verifying the file first.
+// serveFile answers from the cache, or with the file fetched and checked
+// (not cached: the go command writes what it keeps, as without gomodx).
 func (e *Endpoint) serveFile(w http.ResponseWriter, r *http.Request, rest string, mod module.Version, kind modcache.Kind) {
 	if kind == modcache.Zip {
 		e.serveZip(w, r, rest, mod)
 		return
 	}
-	state, err := e.fetch.Ensure(r.Context(), mod, kind)
-	switch state {
-	case prefetch.Fetched, prefetch.Cached:
-		file, err := e.fetch.Cache().Path(mod, string(kind))
-		if err != nil {
-			e.fail(w, rest, err)
-			return
-		}
-		f, err := os.Open(file)
-		if err != nil {
-			e.fail(w, rest, err)
-			return
-		}
-		defer f.Close()
-		http.ServeContent(w, r, "", time.Time{}, f)
-	case prefetch.Left:
+	data, err := e.fetch.File(r.Context(), mod, kind)
+	switch {
+	case err == nil:
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	case errors.Is(err, prefetch.ErrLeft):
 		// Nothing to verify it against here: pass the mirror's answer on,
 		// uncached; the go command checks it against the checksum database.
 		e.forward(w, r, rest)
+	case unverified(err):
+		// gomodx cannot vouch for the bytes: the go command gets the
+		// mirror's answer, uncached, checks it itself and says what is
+		// wrong in its own words.
+		e.forward(w, r, rest)
 	default:
-		if unverified(err) {
-			// gomodx cannot vouch for the bytes: the go command gets the
-			// mirror's answer, uncached, checks it itself and says what
-			// is wrong in its own words.
-			e.forward(w, r, rest)
-			return
-		}
 		e.fail(w, rest, err)
 	}
 }
