@@ -703,10 +703,7 @@ func (b *faultBench) loadText() string {
 			}
 		}
 	}
-	if len(xs) == 0 {
-		return "unknown"
-	}
-	return fmt.Sprintf("median %.1f, %.1f–%.1f", medianOf(xs), slices.Min(xs), slices.Max(xs))
+	return loadSummary(xs)
 }
 
 // tamperFirst returns the altered zip that the tampered scenario serves:

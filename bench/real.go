@@ -348,10 +348,7 @@ func realLoad[K comparable](runs map[K][]realRun) string {
 			}
 		}
 	}
-	if len(xs) == 0 {
-		return "unknown"
-	}
-	return fmt.Sprintf("median %.1f, %.1f–%.1f", medianOf(xs), slices.Min(xs), slices.Max(xs))
+	return loadSummary(xs)
 }
 
 // writeRealProject writes the main module into project and runs go mod

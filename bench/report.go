@@ -58,6 +58,7 @@ func (b *bench) report(w io.Writer, src source) {
 	for _, l := range src.about {
 		fmt.Fprintf(w, "- %s\n", l)
 	}
+	fmt.Fprintf(w, "- load average (1 min) when the runs started: %s\n", b.loadText())
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "Wall time:\n\n| op | RTT |")
@@ -103,6 +104,27 @@ func (b *bench) report(w io.Writer, src source) {
 	b.reportLimit(w)
 	b.reportStats(w)
 	b.reportWarm(w)
+}
+
+// loadText sums up the load averages seen when the runs started.
+func (b *bench) loadText() string {
+	var xs []float64
+	for _, c := range b.cells {
+		for _, r := range c.runs {
+			if r.load > 0 {
+				xs = append(xs, r.load)
+			}
+		}
+	}
+	return loadSummary(xs)
+}
+
+// loadSummary formats load averages: "median 1.2, 0.4–2.3".
+func loadSummary(xs []float64) string {
+	if len(xs) == 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("median %.1f, %.1f–%.1f", medianOf(xs), slices.Min(xs), slices.Max(xs))
 }
 
 // eachRow calls f for every row of the tables, in the order measured.
