@@ -113,8 +113,11 @@
 // A request whose attempt fails (a 5xx, a reset, a refused connection, a
 // body that breaks) is sent to the group's next mirror at once, a failover
 // without waiting for the retries: the failing mirror is asked again by its
-// own retry, after the backoff, unless the next mirror answers first. A
-// single mirror has only its retry. At most three requests for a file are in flight, only the
+// own retry, after the backoff, unless the next mirror answers first. At
+// a single mirror, or the last one left, that retry goes at once instead
+// (after a body that broke or was rejected, on a new connection), within
+// the mirror's hedge budget and never after a 429: one failure is most
+// often one bad server behind the mirror, or one bad connection. At most three requests for a file are in flight, only the
 // winner's body is handed to store, and each mirror has a hedge budget (a
 // ten at once, then one for every ten requests), so that a mirror slow for
 // everyone is not flooded with hedges.
