@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
-	"sort"
 	"strings"
 	"time"
 )
@@ -101,15 +100,3 @@ func (s *progressSummary) startedAt(hosts []string) int {
 	return n
 }
 
-// mirrorsStarted lists the mirrors gomodx began requests at, sorted.
-func (s *progressSummary) mirrorsStarted() []string {
-	if s == nil {
-		return nil
-	}
-	var out []string
-	for m := range s.started {
-		out = append(out, m)
-	}
-	sort.Strings(out)
-	return out
-}

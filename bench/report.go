@@ -353,14 +353,6 @@ func medianOf[T time.Duration | int64 | float64](xs []T) T {
 // ms formats an RTT.
 func ms(d time.Duration) string { return fmt.Sprintf("%g ms", float64(d)/float64(time.Millisecond)) }
 
-// ratio formats a/b, or "–" when either is missing.
-func ratio(a, b time.Duration) string {
-	if a <= 0 || b <= 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
-}
-
 // count returns how many of bs are set.
 func count(bs []bool) int {
 	n := 0
