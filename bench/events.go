@@ -99,4 +99,3 @@ func (s *progressSummary) startedAt(hosts []string) int {
 	}
 	return n
 }
-
