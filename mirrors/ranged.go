@@ -32,6 +32,12 @@ import (
 // but at 50 ms and no cap per connection the new connections' round trips
 // cost more than they gain below 4 MB (0.45 s against 0.30 s at 2 MB; even
 // at 4 MB).
+//
+// A smaller zip, down to a quarter of it, starts in one stream, and is
+// widened to ranges over new connections when what is left of it would
+// take long in that stream while few requests share its mirror: the last
+// large zips of a download, each held to what one connection carries,
+// while the link has room (see [ranged.widen]).
 const RangeThreshold = 4 << 20
 
 const (
@@ -40,6 +46,12 @@ const (
 	progressStep = 256 << 10
 	rangeBuf     = 64 << 10
 	rangePoll    = 100 * time.Millisecond // how often an idle worker looks for a part to take
+
+	// widenBelow is the number of requests in flight to a mirror below
+	// which a zip fetched in one stream may be widened to ranges: with
+	// more, they share the link already, and new connections would only
+	// take from the others.
+	widenBelow = 2 * rangeConns
 )
 
 // errNoRanges says that a mirror that answered Accept-Ranges: bytes did not
@@ -69,9 +81,10 @@ func (f *fetch) body(ctx context.Context, g *group, win *legResult) *fileBody {
 			f.l.emit(Event{Kind: Progress, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Bytes: n, Size: size})
 		}
 		b.next = progressStep
-		if win.ranges && b.file == "zip" && win.size <= f.limit && !f.noRanges[win.m] && win.url != nil {
-			b.rng = f.newRanged(ctx, g, win, b.emit)
-		}
+	}
+	if win.ranges && b.file == "zip" && win.size >= f.l.rangeMin/4 && win.size <= f.limit && !f.noRanges[win.m] && win.url != nil {
+		b.rng = f.newRanged(ctx, g, win, b.emit)
+		b.rng.narrow = win.size < f.l.rangeMin
 	}
 	return b
 }
@@ -159,6 +172,9 @@ type ranged struct {
 	cancel context.CancelFunc // that answer's request
 	srcs   []*rangeSource
 	report func(int64)
+	// narrow says the file starts in one stream, widened to ranges only
+	// when that pays (see widen).
+	narrow bool
 
 	mu      sync.Mutex
 	parts   []*part
@@ -168,6 +184,7 @@ type ranged struct {
 	fatal   error // errNoRanges from the first source: give up on ranges
 	stop    context.CancelFunc
 	lastErr error
+	workers int // workers still fetching
 }
 
 // A rangeSource is a mirror the file's ranges may come from.
@@ -235,6 +252,9 @@ func (r *ranged) run(w io.WriterAt) (int64, error) {
 		n = max
 	}
 	n = max(n, 1)
+	if r.narrow {
+		n = 1
+	}
 	now := time.Now()
 	step := r.size / n
 	r.mu.Lock()
@@ -251,6 +271,7 @@ func (r *ranged) run(w io.WriterAt) (int64, error) {
 	first.owner.src = r.first
 	first.owner.cancel = r.cancel
 	starts := append([]*part(nil), r.parts...)
+	r.workers = len(starts)
 	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, p := range starts {
@@ -259,6 +280,9 @@ func (r *ranged) run(w io.WriterAt) (int64, error) {
 			body = r.body // serves the first part from offset 0
 		}
 		wg.Go(func() { r.work(ctx, w, p.owner, p, body) })
+	}
+	if r.narrow {
+		wg.Go(func() { r.widen(ctx, w, &wg) })
 	}
 	wg.Wait()
 
@@ -281,6 +305,42 @@ func (r *ranged) run(w io.WriterAt) (int64, error) {
 	return r.size, nil
 }
 
+// widen watches a file fetched in one stream and, once, adds workers that
+// split what is left of it (see take) when that stream alone would still
+// take at least a second and eight times the mirror's latency (about what
+// a new connection and its request cost), and fewer than widenBelow
+// requests are in flight to the mirror. It returns when the file is done,
+// ranges are given up, no worker is left, or ctx ends.
+func (r *ranged) widen(ctx context.Context, w io.WriterAt, wg *sync.WaitGroup) {
+	start := time.Now()
+	for retry.Sleep(ctx, rangePoll) == nil {
+		r.mu.Lock()
+		got, left, fatal, workers := r.got, r.size-r.got, r.fatal, r.workers
+		r.mu.Unlock()
+		if left <= 0 || fatal != nil || workers == 0 {
+			return
+		}
+		if got == 0 || !r.f.l.fewInFlight(r.first.m) {
+			continue
+		}
+		rate := float64(got) / time.Since(start).Seconds()
+		alone := time.Duration(float64(left) / rate * float64(time.Second))
+		if alone < max(time.Second, 8*r.f.l.latency(r.first.m)) {
+			continue
+		}
+		// As many workers as the splits of take can keep busy.
+		n := min(rangeConns-1, max(left/r.f.l.rangePart-1, 1))
+		r.mu.Lock()
+		r.workers += int(n)
+		r.mu.Unlock()
+		for i := range n {
+			wk := &rangeWorker{src: r.srcs[(int(i)+1)%len(r.srcs)]}
+			wg.Go(func() { r.work(ctx, w, wk, r.take(ctx, wk), nil) })
+		}
+		return
+	}
+}
+
 // work fetches p, then whatever part it can take, until none is left. body,
 // if not nil, is the first answer's, which serves p from offset 0.
 func (r *ranged) work(ctx context.Context, w io.WriterAt, wk *rangeWorker, p *part, body io.ReadCloser) {
@@ -288,6 +348,9 @@ func (r *ranged) work(ctx context.Context, w io.WriterAt, wk *rangeWorker, p *pa
 		if wk.cc != nil {
 			wk.cc.Close()
 		}
+		r.mu.Lock()
+		r.workers--
+		r.mu.Unlock()
 	}()
 	fails := 0 // in a row, without a byte
 	for p != nil && ctx.Err() == nil {

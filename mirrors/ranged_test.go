@@ -354,6 +354,50 @@ func TestFetchRangedStall(t *testing.T) {
 	}
 }
 
+// TestFetchRangedWiden checks that a zip below the range threshold, but
+// not far below, starts in one stream and is widened to ranges when that
+// stream alone would take long and few requests share the mirror: here
+// the stream sends 16 KiB and then nothing more, and the rest comes in
+// ranges, the stalled stream taken over.
+func TestFetchRangedWiden(t *testing.T) {
+	data := bigFile(testRangeMin/2, 13)
+	var log rangeLog
+	srv := serveRanged(t, data, &log, func(n int, from, to int64, w http.ResponseWriter, r *http.Request, stop <-chan struct{}) int64 {
+		if from >= 0 {
+			return -1
+		}
+		h := w.Header()
+		h.Set("Accept-Ranges", "bytes")
+		h.Set("ETag", fmt.Sprintf(`"%x"`, len(data)))
+		h.Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(data[:16<<10])
+		http.NewResponseController(w).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+		return -2
+	})
+	l := newList(t, srv.URL, rangedOptions(t))
+	s := newFileStore(t, data)
+	if err := l.Fetch(testCtx(t), modA, "zip", s.store); err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	reqs := log.get()
+	if len(reqs) < 2 || reqs[0].rng != "" {
+		t.Fatalf("requests %v, want one without Range, then ranges", reqs)
+	}
+	for _, r := range reqs[1:] {
+		if !strings.HasPrefix(r.rng, "bytes=") {
+			t.Errorf("request %v after the first has no Range", r)
+		}
+	}
+	if s.calls != 1 {
+		t.Errorf("store called %d times, want 1", s.calls)
+	}
+}
+
 // TestFetchRangedIgnored checks that a mirror that says it serves ranges
 // but answers 200 to a range request gets the file fetched in one stream.
 func TestFetchRangedIgnored(t *testing.T) {

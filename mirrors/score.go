@@ -44,6 +44,7 @@ type score struct {
 	rate    float64       // moving average of body throughput in bytes per second; 0 if unknown
 	errs    float64       // moving average of failures (1) against answers (0)
 	queued  float64       // bytes expected from requests in flight
+	running int           // requests in flight, bodies being stored included
 
 	fails     int       // failures in a row
 	lastErr   error     // the last of them
@@ -176,6 +177,7 @@ func (l *List) order(g *group, file string, skip map[*mirror]bool, sticky *mirro
 func (l *List) begin(m *mirror, file string) {
 	l.mu.Lock()
 	m.score.queued += l.expectedBytes(file)
+	m.score.running++
 	l.mu.Unlock()
 }
 
@@ -183,7 +185,23 @@ func (l *List) begin(m *mirror, file string) {
 func (l *List) end(m *mirror, file string) {
 	l.mu.Lock()
 	m.score.queued = max(0, m.score.queued-l.expectedBytes(file))
+	m.score.running--
 	l.mu.Unlock()
+}
+
+// fewInFlight reports whether fewer than widenBelow requests are in
+// flight to m.
+func (l *List) fewInFlight(m *mirror) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return m.score.running < widenBelow
+}
+
+// latency is m's measured time to response headers, 0 if unknown.
+func (l *List) latency(m *mirror) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return m.score.lat
 }
 
 // answered records that m answered (any status, not-found included) after
