@@ -117,10 +117,11 @@
 // a single mirror, or the last one left, that retry goes at once instead
 // (after a body that broke or was rejected, on a new connection), within
 // the mirror's hedge budget and never after a 429: one failure is most
-// often one bad server behind the mirror, or one bad connection. At most three requests for a file are in flight, only the
-// winner's body is handed to store, and each mirror has a hedge budget (a
-// ten at once, then one for every ten requests), so that a mirror slow for
-// everyone is not flooded with hedges.
+// often one bad server behind the mirror, or one bad connection. At most
+// three requests for a file are in flight, only the winner's body is
+// handed to store, and each mirror has a hedge budget (a ten at once, then
+// one for every ten requests), so that a mirror slow for everyone is not
+// flooded with hedges.
 //
 // # Large files
 //
@@ -138,8 +139,11 @@
 // same size; bytes from several mirrors that do not verify are fetched
 // again from one. A mirror that answers a range with anything but the
 // range of the same file (a 200, another size, another ETag) has the file
-// fetched again in one stream. store verifies the whole file as it does
-// any other. Progress events report the bytes of large files as they come.
+// fetched again in one stream. A zip from a quarter of [RangeThreshold]
+// starts in the first answer's stream alone, and is split the same way
+// once fewer than sixteen requests share its mirror and what is left of it
+// would still take a second, and eight times the mirror's latency, in that
+// stream. store verifies the whole file as it does any other. Progress events report the bytes of large files as they come.
 //
 // # Errors and events
 //
