@@ -552,6 +552,8 @@ func (c *command) reporter() (*progress.Reporter, func(*error), error) {
 		Trace:      c.cfg.goFlags.x,
 		IsTerminal: tty,
 		NoColor:    os.Getenv("NO_COLOR") != "",
+
+		GOPROXYInEnv: os.Getenv("GOPROXY") != "",
 	})
 	done := func(errp *error) {
 		if goFailed(*errp) {

@@ -50,6 +50,10 @@ type Options struct {
 	// NoColor turns colour off (NO_COLOR). Colour is only ever used on a
 	// terminal, for the few words a person should notice.
 	NoColor bool
+	// GOPROXYInEnv says GOPROXY is set in the process environment, where
+	// 'go env -w' does not override it: the rescue's hint says to export
+	// it instead.
+	GOPROXYInEnv bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Width returns the terminal's width in columns; nil asks Stderr's file
@@ -472,7 +476,11 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		// Said even with Quiet: it is about who sees the module paths.
 		je.Action = "rescue"
 		r.printf("%s from %s: %s; asking the built-in mirror %s instead", subject(ev), mirrorName(ev.Mirror), shortError(ev.Err), mirrorName(ev.Next))
-		r.println("gomodx: hint: --no-builtin-mirrors (or GOMODX_NO_BUILTIN_MIRRORS=1) forbids the built-in mirrors; 'go env -w GOPROXY=" + ev.GOPROXY + "' makes the switch permanent")
+		set := "'go env -w GOPROXY=" + ev.GOPROXY + "' makes the switch permanent"
+		if r.opts.GOPROXYInEnv {
+			set = "'export GOPROXY=" + ev.GOPROXY + "' makes the switch permanent (GOPROXY is set in the environment, which 'go env -w' does not override)"
+		}
+		r.println("gomodx: hint: --no-builtin-mirrors (or GOMODX_NO_BUILTIN_MIRRORS=1) forbids the built-in mirrors; " + set)
 
 	case mirrors.Done:
 		// The file's "done" event, when prefetch reports it in the cache,

@@ -882,3 +882,16 @@ func TestRescued(t *testing.T) {
 		t.Errorf("JSON: %s", events.String())
 	}
 }
+
+// TestRescuedGOPROXYInEnv checks that the rescue's hint says to export
+// GOPROXY when the environment sets it: 'go env -w' would not override it.
+func TestRescuedGOPROXYInEnv(t *testing.T) {
+	var stderr bytes.Buffer
+	r, _ := newTest(Options{Stderr: &stderr, Quiet: true, GOPROXYInEnv: true})
+	r.Mirror(mirrors.Event{Kind: mirrors.Rescued, Mod: modA, File: "zip", Mirror: "https://proxy.golang.org", Next: mirror1,
+		Err: errors.New("dial tcp: lookup proxy.golang.org: no such host"), GOPROXY: mirror1 + ",direct"})
+	want := "gomodx: hint: --no-builtin-mirrors (or GOMODX_NO_BUILTIN_MIRRORS=1) forbids the built-in mirrors; 'export GOPROXY=https://goproxy.cn,direct' makes the switch permanent (GOPROXY is set in the environment, which 'go env -w' does not override)\n"
+	if _, hint, _ := strings.Cut(stderr.String(), "instead\n"); hint != want {
+		t.Errorf("hint:\n%s\nwant:\n%s", hint, want)
+	}
+}
