@@ -360,6 +360,11 @@ func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefet
 		},
 		HealFailed: func(err error) { printError(c.stderr, err) },
 	}))
+	if ex := (exitError{}); errors.As(err, &ex) && ex.code == 130 && ctx.Err() != nil {
+		// go was interrupted with gomodx: said as for an interrupted
+		// prefetch (go's own writes, like gomodx's, leave the cache valid).
+		return ctx.Err()
+	}
 	if prefetchErr != nil && err != nil && ctx.Err() == nil {
 		printAfterGo(c.stderr, prefetchErr)
 	}

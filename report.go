@@ -92,13 +92,30 @@ func printErrorBlock(w io.Writer, err error, withSecurity bool) {
 	said := map[string]bool{}
 	var order []string
 	var security *modcache.HashMismatchError
+	var errs []error
 	for _, e := range leaves(err) {
-		msg := e.Error()
-		if said[msg] {
-			continue
+		if msg := e.Error(); !said[msg] {
+			said[msg] = true
+			errs = append(errs, e)
 		}
-		said[msg] = true
-		fmt.Fprintf(w, "gomodx: %s\n", msg)
+	}
+	// One cause (a mirror that is down, a GOMODCACHE that cannot be
+	// written) fails every file alike: its first few lines say it, a last
+	// one counts the rest.
+	same := map[string]int{}
+	for _, e := range errs {
+		same[causeOf(e)]++
+	}
+	shown := map[string]int{}
+	for _, e := range errs {
+		cause := causeOf(e)
+		shown[cause]++
+		if n := shown[cause]; n <= maxSameCause {
+			fmt.Fprintf(w, "gomodx: %s\n", e)
+			if all := same[cause]; n == maxSameCause && all > n {
+				fmt.Fprintf(w, "gomodx: and %d more that failed the same way\n", all-n)
+			}
+		}
 		var mismatch *modcache.HashMismatchError
 		if security == nil && errors.As(e, &mismatch) {
 			security = mismatch
@@ -116,6 +133,28 @@ func printErrorBlock(w io.Writer, err error, withSecurity bool) {
 	for _, h := range order {
 		fmt.Fprintf(w, "gomodx: hint: %s\n", h)
 	}
+}
+
+// maxSameCause is how many failures with one cause printErrorBlock prints
+// before it counts the rest.
+const maxSameCause = 3
+
+// causeOf is what failures that differ only in their module have in
+// common: the mirrors' answers, or the file system's operation and error.
+func causeOf(err error) string {
+	var merr *mirrors.Error
+	if errors.As(err, &merr) && merr.Mod.Path != "" {
+		var b strings.Builder
+		for _, a := range merr.Attempts {
+			fmt.Fprintf(&b, "%s: %v\n", a.Mirror, a.Err)
+		}
+		return b.String()
+	}
+	var perr *fs.PathError
+	if errors.As(err, &perr) {
+		return perr.Op + ": " + perr.Err.Error()
+	}
+	return err.Error()
 }
 
 // leaves splits errors joined by errors.Join, so each failure gets its line.

@@ -699,7 +699,6 @@ func (r *Reporter) summaryText(wall time.Duration) string {
 		{r.hedgesWon, "hedge won", "hedges won"},
 		{r.mismatches, "mismatch", "mismatches"},
 		{r.repairs, "repair", "repairs"},
-		{len(r.failedMods), "module failed", "modules failed"},
 	} {
 		switch {
 		case c.n == 1:
