@@ -175,6 +175,7 @@ func leaves(err error) []error {
 func hintsFor(err error) []string {
 	var merr *mirrors.Error
 	var kept *modcache.KeptError
+	var mismatch *modcache.HashMismatchError
 	switch {
 	case errors.As(err, &kept) && kept.Edits:
 		mod := kept.Fault.Mod.String()
@@ -185,6 +186,10 @@ func hintsFor(err error) []string {
 		return []string{"the disk holding GOMODCACHE is full: free some space and rerun; nothing partial was left in the cache"}
 	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EROFS):
 		return []string{"GOMODCACHE is not a writable directory, so nothing can be cached: check its owner and permissions (go env GOMODCACHE), or point GOMODCACHE elsewhere"}
+	case errors.As(err, &mismatch) && mismatch.Source == "":
+		return []string{"the bytes served do not match go.sum: if go.sum was edited, restore it; if a mirror may alter files, try another (GOPROXY=A|B); if every mirror serves these bytes, the version was changed after go.sum recorded it: see 'go help module-auth'"}
+	case errors.As(err, &mismatch):
+		return []string{"the bytes served do not match the checksum database: try another mirror (GOPROXY=A|B); if every mirror serves these bytes, see 'go help module-auth'"}
 	case errors.As(err, &merr):
 		var hints []string
 		for _, c := range mirrors.Classes(err) {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/mod/module"
 
 	"github.com/gomodx/gomodx/mirrors"
+	"github.com/gomodx/gomodx/modcache"
 )
 
 // TestPrintErrorSameCause checks that failures with one cause (here an
@@ -52,5 +54,21 @@ func TestPrintErrorSameCause(t *testing.T) {
 	}
 	if got != want {
 		t.Errorf("printed:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestPrintErrorMismatchHint checks the hint after a zip that does not
+// match go.sum: about go.sum and other mirrors, not about GOPROXY.
+func TestPrintErrorMismatchHint(t *testing.T) {
+	mod := module.Version{Path: "example.com/a", Version: "v1.0.0"}
+	err := &mirrors.Error{Mod: mod, File: "zip", Attempts: []mirrors.Attempt{{
+		Mirror: "https://proxy.example", Named: true,
+		Err: &modcache.HashMismatchError{Mod: mod, Kind: modcache.Zip, Want: "h1:want=", Got: "h1:got="},
+	}}}
+	var out bytes.Buffer
+	printAfterGo(&out, err)
+	want := "gomodx: hint: the bytes served do not match go.sum: if go.sum was edited, restore it; if a mirror may alter files, try another (GOPROXY=A|B); if every mirror serves these bytes, the version was changed after go.sum recorded it: see 'go help module-auth'\n"
+	if !strings.HasSuffix(out.String(), want) {
+		t.Errorf("printed:\n%s\nwant it to end with:\n%s", out.String(), want)
 	}
 }
