@@ -190,8 +190,17 @@ func (c *command) verify(ctx context.Context, f verifyFlags, args []string) erro
 		for _, fl := range faults {
 			fmt.Fprintln(c.stdout, fl)
 		}
-		if len(faults) == 0 {
-			fmt.Fprintf(c.stdout, "all modules verified (%d module versions in %s)\n", checked, s.what.Describe())
+		switch {
+		case len(faults) > 0:
+		case checked == 0 && s.what == modcache.ScopeModules:
+			// Not "verified": there was nothing of them to check.
+			fmt.Fprintln(c.stdout, "nothing verified: none of the named module versions is in the module cache")
+		default:
+			versions := "module versions"
+			if checked == 1 {
+				versions = "module version"
+			}
+			fmt.Fprintf(c.stdout, "all modules verified (%d %s in %s)\n", checked, versions, s.what.Describe())
 		}
 	}
 	if len(faults) == 0 {
