@@ -550,14 +550,13 @@ func (c *command) reporter() (*progress.Reporter, func(*error), error) {
 		tty = progress.IsTerminal(f, os.Getenv)
 	}
 	rep := progress.NewReporter(progress.Options{
-		Stderr:     c.stderr,
-		JSON:       events,
-		Quiet:      c.cfg.quiet,
-		Verbose:    c.cfg.verbose,
-		Trace:      c.cfg.goFlags.x,
-		IsTerminal: tty,
-		NoColor:    os.Getenv("NO_COLOR") != "",
-
+		Stderr:       c.stderr,
+		JSON:         events,
+		Quiet:        c.cfg.quiet,
+		Verbose:      c.cfg.verbose,
+		Trace:        c.cfg.goFlags.x,
+		IsTerminal:   tty,
+		NoColor:      os.Getenv("NO_COLOR") != "",
 		GOPROXYInEnv: os.Getenv("GOPROXY") != "",
 	})
 	done := func(errp *error) {

@@ -102,13 +102,15 @@ func printErrorBlock(w io.Writer, err error, withSecurity bool) {
 	// One cause (a mirror that is down, a GOMODCACHE that cannot be
 	// written) fails every file alike: its first few lines say it, a last
 	// one counts the rest.
+	causes := make([]string, len(errs))
 	same := map[string]int{}
-	for _, e := range errs {
-		same[causeOf(e)]++
+	for i, e := range errs {
+		causes[i] = causeOf(e)
+		same[causes[i]]++
 	}
 	shown := map[string]int{}
-	for _, e := range errs {
-		cause := causeOf(e)
+	for i, e := range errs {
+		cause := causes[i]
 		shown[cause]++
 		if n := shown[cause]; n <= maxSameCause {
 			fmt.Fprintf(w, "gomodx: %s\n", e)

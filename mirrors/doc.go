@@ -143,7 +143,8 @@
 // starts in the first answer's stream alone, and is split the same way
 // once fewer than sixteen requests share its mirror and what is left of it
 // would still take a second, and eight times the mirror's latency, in that
-// stream. store verifies the whole file as it does any other. Progress events report the bytes of large files as they come.
+// stream. store verifies the whole file as it does any other. Progress
+// events report the bytes of large files as they come.
 //
 // # Errors and events
 //

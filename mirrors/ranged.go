@@ -320,12 +320,11 @@ func (r *ranged) widen(ctx context.Context, w io.WriterAt, wg *sync.WaitGroup) {
 		if left <= 0 || fatal != nil || workers == 0 {
 			return
 		}
-		if got == 0 || !r.f.l.fewInFlight(r.first.m) {
+		if got == 0 {
 			continue
 		}
 		rate := float64(got) / time.Since(start).Seconds()
-		alone := time.Duration(float64(left) / rate * float64(time.Second))
-		if alone < max(time.Second, 8*r.f.l.latency(r.first.m)) {
+		if !r.f.l.worthWidening(r.first.m, time.Duration(float64(left)/rate*float64(time.Second))) {
 			continue
 		}
 		// As many workers as the splits of take can keep busy.

@@ -189,19 +189,14 @@ func (l *List) end(m *mirror, file string) {
 	l.mu.Unlock()
 }
 
-// fewInFlight reports whether fewer than widenBelow requests are in
-// flight to m.
-func (l *List) fewInFlight(m *mirror) bool {
+// worthWidening reports whether a file from m that one stream would
+// finish in alone is worth widening to ranges (see ranged.widen): fewer
+// than widenBelow requests are in flight to m, and alone is at least a
+// second and eight times m's latency.
+func (l *List) worthWidening(m *mirror, alone time.Duration) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return m.score.running < widenBelow
-}
-
-// latency is m's measured time to response headers, 0 if unknown.
-func (l *List) latency(m *mirror) time.Duration {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return m.score.lat
+	return m.score.running < widenBelow && alone >= max(time.Second, 8*m.score.lat)
 }
 
 // answered records that m answered (any status, not-found included) after

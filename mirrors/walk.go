@@ -278,7 +278,7 @@ func (f *fetch) race(ctx context.Context, g *group, cands []*mirror, asked map[*
 		next++
 		start(m, hedgedFrom, f.fresh[m])
 	}
-	// hedge sends the request of a leg to from to the next candidate, or
+	// hedgeFrom sends the request of a leg to from to the next candidate, or
 	// to from again on a new connection when there is none, if the
 	// budget of the mirror asked allows; it reports whether it did.
 	hedgeFrom := func(from *mirror) bool {
