@@ -56,11 +56,12 @@ bench-quick:
 bench-faults:
 	$(GO) run ./bench -faults
 
-# The link limit: kubectl's graph 150 ms away, each connection capped at
-# 1 MB/s and the whole link at 10 MB/s; go, gomodx and GOMAXPROCS=16 go
-# against the link's limit (~10 minutes).
+# The link limit: gh's graph (103 MB of zips, one of 39 MB) and kubectl's
+# (46 MB) 150 ms away, each connection capped at 1 MB/s and the whole link
+# at 10 MB/s; go, gomodx and GOMAXPROCS=16 go against the link's limit
+# (~20 minutes).
 bench-link:
-	$(GO) run ./bench -rtt 150 -conn-bandwidth 1 -bandwidth 10 -commands download -clean=false -warm-rounds 0 -rounds 3
+	$(GO) run ./bench -projects gh,kubectl -rtt 150 -conn-bandwidth 1 -bandwidth 10 -commands download -clean=false -warm-rounds 0 -rounds 3
 
 # One toolchain-sized zip (76 MB) 150 ms away, each connection capped at
 # 1 MB/s, a connection reset once per 20 MB sent: go mod download against

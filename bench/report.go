@@ -12,14 +12,21 @@ import (
 // column is one tool column of the tables.
 type column struct{ name, label string }
 
-// columns returns the table's tool columns, always all of them, so tables
-// from runs with different -tools line up; a tool not run shows "–".
-func columns() []column {
-	return []column{
+// columns returns the table's tool columns: go, gomodx and go16 always, so
+// tables from runs with different -tools line up (a tool not run shows
+// "–"), and the gomodx-base binary when it was run beside gomodx.
+func (b *bench) columns() []column {
+	cols := []column{
 		{"go", "go"},
 		{"gomodx", "gomodx"},
 		{"go16", "`GOMAXPROCS=16` go"},
 	}
+	for _, t := range b.tools {
+		if t.name == "gomodx-base" {
+			cols = append(cols, column{t.name, t.label})
+		}
+	}
+	return cols
 }
 
 // reportHeader writes what the report says about the whole run: the
@@ -62,40 +69,49 @@ func (b *bench) report(w io.Writer, src source) {
 	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "Wall time:\n\n| op | RTT |")
-	for _, c := range columns() {
+	for _, c := range b.columns() {
 		fmt.Fprintf(w, " %s |", c.label)
 	}
-	fmt.Fprintf(w, " go / gomodx | go16 / gomodx |\n| --- | --- |")
-	for range len(columns()) + 2 {
+	ratios := []string{"go", "go16"}
+	fmt.Fprintf(w, " go / gomodx | go16 / gomodx |")
+	if len(b.columns()) > 3 {
+		ratios = append(ratios, "gomodx-base")
+		fmt.Fprintf(w, " base / gomodx |")
+	}
+	fmt.Fprintf(w, "\n| --- | --- |")
+	for range len(b.columns()) + len(ratios) {
 		fmt.Fprintf(w, " ---: |")
 	}
 	fmt.Fprintln(w)
 	b.eachRow(func(k cellKey) {
 		fmt.Fprintf(w, "| %s | %s |", opLabel(k.op), ms(k.rtt))
-		for _, c := range columns() {
+		for _, c := range b.columns() {
 			fmt.Fprintf(w, " %s |", b.spread(cellKey{k.rtt, k.op, c.name}, func(r result) float64 { return r.wall.Seconds() }, "%.2f s"))
 		}
-		fmt.Fprintf(w, " %s | %s |\n", b.ratio(k, "go"), b.ratio(k, "go16"))
+		for _, name := range ratios {
+			fmt.Fprintf(w, " %s |", b.ratio(k, name))
+		}
+		fmt.Fprintln(w)
 	})
 
 	fmt.Fprintf(w, "\nCPU time and peak RSS:\n\n| op | RTT |")
-	for _, c := range columns() {
+	for _, c := range b.columns() {
 		fmt.Fprintf(w, " %s CPU |", c.label)
 	}
-	for _, c := range columns() {
+	for _, c := range b.columns() {
 		fmt.Fprintf(w, " %s RSS |", c.label)
 	}
 	fmt.Fprintf(w, "\n| --- | --- |")
-	for range 2 * len(columns()) {
+	for range 2 * len(b.columns()) {
 		fmt.Fprintf(w, " ---: |")
 	}
 	fmt.Fprintln(w)
 	b.eachRow(func(k cellKey) {
 		fmt.Fprintf(w, "| %s | %s |", opLabel(k.op), ms(k.rtt))
-		for _, c := range columns() {
+		for _, c := range b.columns() {
 			fmt.Fprintf(w, " %s |", b.spread(cellKey{k.rtt, k.op, c.name}, func(r result) float64 { return r.cpu.Seconds() }, "%.2f s"))
 		}
-		for _, c := range columns() {
+		for _, c := range b.columns() {
 			fmt.Fprintf(w, " %s |", b.spread(cellKey{k.rtt, k.op, c.name}, func(r result) float64 { return mb(r.maxRSS) }, "%.0f MB"))
 		}
 		fmt.Fprintln(w)
@@ -140,7 +156,7 @@ func (b *bench) eachRow(f func(k cellKey)) {
 
 // hasRow reports whether any tool ran op at rtt.
 func (b *bench) hasRow(rtt time.Duration, op string) bool {
-	for _, c := range columns() {
+	for _, c := range b.columns() {
 		if _, ok := b.cells[cellKey{rtt, op, c.name}]; ok {
 			return true
 		}
@@ -218,11 +234,11 @@ func (b *bench) reportLimit(w io.Writer) {
 	fmt.Fprintf(w, "\nThe link's limit: the bytes plain go needed (what the mirror sent for go's runs, median) over %g MB/s, plus %d RTT (one connection's TCP and TLS handshake and one request's round trip)\n\n",
 		b.cfg.bandwidth, limitRTTs)
 	fmt.Fprintf(w, "| op | RTT | bytes go needed | limit |")
-	for _, c := range columns() {
+	for _, c := range b.columns() {
 		fmt.Fprintf(w, " %s ÷ limit |", c.label)
 	}
 	fmt.Fprintf(w, "\n| --- | --- | ---: | ---: |")
-	for range columns() {
+	for range b.columns() {
 		fmt.Fprintf(w, " ---: |")
 	}
 	fmt.Fprintln(w)
@@ -238,7 +254,7 @@ func (b *bench) reportLimit(w io.Writer) {
 		need := medianOf(bytes)
 		limit := linkLimit(need, b.cfg.bandwidth*1e6, k.rtt)
 		fmt.Fprintf(w, "| %s | %s | %.1f MB | %.2f s |", opLabel(k.op), ms(k.rtt), mb(need), limit.Seconds())
-		for _, col := range columns() {
+		for _, col := range b.columns() {
 			c, ok := b.cells[cellKey{k.rtt, k.op, col.name}]
 			if !ok || len(c.runs) == 0 {
 				fmt.Fprintf(w, " – |")
@@ -273,17 +289,17 @@ func linkLimit(bytes int64, rate float64, rtt time.Duration) time.Duration {
 func (b *bench) reportStats(w io.Writer) {
 	fmt.Fprintf(w, "\nMirror, per run (median): requests / new connections / peak requests in flight / MB served\n\n")
 	fmt.Fprintf(w, "| op | RTT |")
-	for _, c := range columns() {
+	for _, c := range b.columns() {
 		fmt.Fprintf(w, " %s |", c.label)
 	}
 	fmt.Fprintf(w, "\n| --- | --- |")
-	for range columns() {
+	for range b.columns() {
 		fmt.Fprintf(w, " ---: |")
 	}
 	fmt.Fprintln(w)
 	b.eachRow(func(k cellKey) {
 		fmt.Fprintf(w, "| %s | %s |", opLabel(k.op), ms(k.rtt))
-		for _, col := range columns() {
+		for _, col := range b.columns() {
 			c, ok := b.cells[cellKey{k.rtt, k.op, col.name}]
 			if !ok || len(c.runs) == 0 {
 				fmt.Fprintf(w, " – |")
@@ -315,7 +331,7 @@ func (b *bench) reportWarm(w io.Writer) {
 	fmt.Fprintf(w, "\nWarm cache (go mod download already done), RTT 0, %d rounds\n\n", b.cfg.warmRounds)
 	fmt.Fprintf(w, "| tool | median | median Δ vs go |\n|---|---:|---:|\n")
 	base := b.warm["go"]
-	for _, c := range columns() {
+	for _, c := range b.columns() {
 		walls, ok := b.warm[c.name]
 		if !ok {
 			continue

@@ -41,3 +41,30 @@ gomodx: fetched 93 modules (280 files, 40.1 MB) in 4.0s, 10.0 MB/s
 		t.Errorf("compareModSum = %q, want same", got)
 	}
 }
+
+// TestReportBaseColumn checks that a gomodx-base run beside gomodx gets its
+// own column and a ratio against gomodx, round by round.
+func TestReportBaseColumn(t *testing.T) {
+	tools, err := newTools([]string{"gomodx", "gomodx-base"}, "go", "/bin/new", "/bin/gomodx-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{cfg: config{rtts: []time.Duration{150 * time.Millisecond}}, tools: tools, cells: map[cellKey]*cell{}}
+	for tool, walls := range map[string][]time.Duration{"gomodx": {8 * time.Second, 10 * time.Second}, "gomodx-base": {9 * time.Second, 9 * time.Second}} {
+		c := &cell{}
+		for _, w := range walls {
+			c.runs = append(c.runs, result{wall: w})
+		}
+		b.cells[cellKey{150 * time.Millisecond, opDownload, tool}] = c
+	}
+	var out strings.Builder
+	b.report(&out, source{title: "t"})
+	for _, want := range []string{
+		"| op | RTT | go | gomodx | `GOMAXPROCS=16` go | gomodx (gomodx-old) | go / gomodx | go16 / gomodx | base / gomodx |",
+		"| download | 150 ms | – | 9.00 s (8.00–10.00) | – | 9.00 s (9.00–9.00) | – | – | 1.01× (0.90–1.12) |",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -227,6 +227,24 @@ func (s *slot) release() {
 	}
 }
 
+// Served reports whether this Fetcher got mod's file of the given kind
+// from a mirror (not from the cache), which shows that the mirror has that
+// version.
+func (f *Fetcher) Served(mod module.Version, kind modcache.Kind) bool {
+	f.mu.Lock()
+	c, ok := f.files[fileKey{mod, kind}]
+	f.mu.Unlock()
+	if !ok {
+		return false
+	}
+	select {
+	case <-c.done:
+		return c.state == Fetched
+	default:
+		return false
+	}
+}
+
 // Wait waits for every fetch in flight to finish, including those whose
 // callers stopped waiting. Call it before exiting after a cancellation, so
 // that every temp file is cleaned up.

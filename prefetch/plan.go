@@ -77,9 +77,18 @@ func (p *planner) download(m module.Version) {
 	if dup {
 		return
 	}
-	// As 'go mod download' does: the .info first (does the version exist,
-	// and what is it called?), and only then the .mod and the zip, whose
-	// checksum-database lookup a version that does not exist must not cost.
+	// When the graph walk got this version's go.mod from a mirror, the
+	// version exists there and its checksums are known: the zip need not
+	// wait a round trip for the .info.
+	if p.f.Served(actual, modcache.Mod) {
+		p.wg.Go(func() { p.ensure(actual, modcache.Info) })
+		p.wg.Go(func() { p.tree(actual) })
+		return
+	}
+	// Otherwise as 'go mod download' does: the .info first (does the
+	// version exist, and what is it called?), and only then the .mod and
+	// the zip, whose checksum-database lookup a version that does not
+	// exist must not cost.
 	p.wg.Go(func() {
 		state, err := p.f.Ensure(p.ctx, actual, modcache.Info)
 		p.record(state, err)

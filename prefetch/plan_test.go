@@ -483,6 +483,70 @@ example.com/a@v1.0.0.info example.com/a@v1.0.0.mod example.com/a@v1.0.0.zip`},
 	}
 }
 
+// TestDownloadZipBesideInfo checks that a download target whose go.mod the
+// graph walk got from the mirror has its zip asked for without waiting for
+// its .info, and that one whose go.mod the walk did not read (the mirror
+// may not have that version) still waits for its .info first.
+func TestDownloadZipBesideInfo(t *testing.T) {
+	env := newPlanEnv(t, `
+-- go.mod --
+module m
+
+go 1.22
+
+require (
+	example.com/b v1.0.0
+	example.com/c v1.0.0
+)
+`)
+	read := module.Version{Path: "example.com/c", Version: "v1.0.0"}   // a root: the walk reads its go.mod
+	unread := module.Version{Path: "example.com/b", Version: "v1.1.0"} // selected through c's go.mod, not read
+	zipAsked := map[module.Version]chan struct{}{read: make(chan struct{}), unread: make(chan struct{})}
+	var mu sync.Mutex
+	zipFirst := map[module.Version]bool{}
+	env.src.before = func(mod module.Version, file string) {
+		asked, ok := zipAsked[mod]
+		if !ok {
+			return
+		}
+		switch file {
+		case "zip":
+			close(asked)
+		case "info":
+			if mod == read {
+				// The zip comes at once from a correct plan; the bound
+				// only keeps a plan that waits for this .info from
+				// waiting for ever.
+				select {
+				case <-asked:
+				case <-time.After(time.Minute):
+				}
+			}
+			mu.Lock()
+			select {
+			case <-asked:
+				zipFirst[mod] = true
+			default:
+			}
+			mu.Unlock()
+		}
+	}
+	p := env.project(t)
+	if err := Run(t.Context(), env.fetcher(t), p, DefaultTargets(p)); err != nil {
+		t.Fatal(err)
+	}
+	if !zipFirst[read] {
+		t.Errorf("%s: the zip waited for the .info, though the walk had fetched its go.mod", read)
+	}
+	if zipFirst[unread] {
+		t.Errorf("%s: the zip was asked for before the .info was answered", unread)
+	}
+	env.check(t, `
+example.com/b@v1.0.0.mod
+example.com/b@v1.1.0.info example.com/b@v1.1.0.mod example.com/b@v1.1.0.zip
+example.com/c@v1.0.0.info example.com/c@v1.0.0.mod example.com/c@v1.0.0.zip`)
+}
+
 // planEnv is one case: the main module in a directory, a fake mirror and
 // an empty module cache.
 type planEnv struct {
@@ -546,14 +610,19 @@ func (env *planEnv) check(t *testing.T, want string) {
 // memSource is a mirror in memory that records what it was asked for.
 type memSource struct {
 	mods map[module.Version]map[string][]byte
-	mu   sync.Mutex
-	log  []string
+	// before, if set, is called with each request before it is answered.
+	before func(mod module.Version, file string)
+	mu     sync.Mutex
+	log    []string
 }
 
 func (s *memSource) Fetch(ctx context.Context, mod module.Version, file string, store func(io.Reader) error) error {
 	s.mu.Lock()
 	s.log = append(s.log, mod.Path+"@"+mod.Version+"."+file)
 	s.mu.Unlock()
+	if s.before != nil {
+		s.before(mod, file)
+	}
 	files, ok := s.mods[mod]
 	if !ok {
 		return os.ErrNotExist
