@@ -896,3 +896,26 @@ func TestRescuedGOPROXYInEnv(t *testing.T) {
 		t.Errorf("hint:\n%s\nwant:\n%s", hint, want)
 	}
 }
+
+// TestRescuedProtocolPath checks that a warning about a request that is
+// not a module's file (a version list, a query, the checksum database)
+// names what it asks for, not the protocol path.
+func TestRescuedProtocolPath(t *testing.T) {
+	for _, tt := range []struct{ file, want string }{
+		{"github.com/!burnt!sushi/@v/list", "github.com/BurntSushi: version list"},
+		{"github.com/spf13/cobra/@latest", "github.com/spf13/cobra: latest version"},
+		{"github.com/spf13/cobra/@v/master.info", "github.com/spf13/cobra@master: .info"},
+		{"sumdb/sum.golang.org/lookup/github.com/spf13/cobra@v1.8.1", "checksum database sum.golang.org: lookup/github.com/spf13/cobra@v1.8.1"},
+		{"sumdb/sum.golang.org/supported", "checksum database sum.golang.org: supported"},
+		{"odd/path", "odd/path"},
+	} {
+		var stderr bytes.Buffer
+		r, _ := newTest(Options{Stderr: &stderr, Quiet: true})
+		r.Mirror(mirrors.Event{Kind: mirrors.Rescued, File: tt.file, Mirror: "https://proxy.golang.org", Next: mirror1,
+			Err: errors.New("dial tcp: lookup proxy.golang.org: no such host"), GOPROXY: mirror1 + ",direct"})
+		want := "gomodx: 14:03:00 " + tt.want + " from proxy.golang.org: dial tcp: lookup proxy.golang.org: no such host; asking the built-in mirror goproxy.cn instead\n"
+		if got, _, _ := strings.Cut(stderr.String(), "gomodx: hint"); got != want {
+			t.Errorf("%s:\n%s\nwant:\n%s", tt.file, got, want)
+		}
+	}
+}

@@ -242,9 +242,44 @@ func (r *Reporter) paint(code, s string) string {
 // go command's own lookups the protocol path, "golang.org/x/text/@v/list".
 func subject(ev mirrors.Event) string {
 	if ev.Mod.Path == "" {
-		return ev.File
+		return protocolSubject(ev.File)
 	}
 	return ev.Mod.String() + ": ." + ev.File
+}
+
+// protocolSubject names what a protocol path that the go command asked the
+// loopback proxy for is about, in the words of a module's file:
+// "github.com/spf13: version list" rather than "github.com/spf13/@v/list".
+// A path it does not know is returned as it is.
+func protocolSubject(rel string) string {
+	if rest, ok := strings.CutPrefix(rel, "sumdb/"); ok {
+		name, what, _ := strings.Cut(rest, "/")
+		return "checksum database " + name + ": " + what
+	}
+	unescape := func(esc string) (string, bool) {
+		path, err := module.UnescapePath(esc)
+		return path, err == nil
+	}
+	if esc, ok := strings.CutSuffix(rel, "/@v/list"); ok {
+		if path, ok := unescape(esc); ok {
+			return path + ": version list"
+		}
+	}
+	if esc, ok := strings.CutSuffix(rel, "/@latest"); ok {
+		if path, ok := unescape(esc); ok {
+			return path + ": latest version"
+		}
+	}
+	if esc, query, ok := strings.Cut(rel, "/@v/"); ok {
+		if q, ok := strings.CutSuffix(query, ".info"); ok {
+			path, ok1 := unescape(esc)
+			version, err := module.UnescapeVersion(q)
+			if ok1 && err == nil {
+				return path + "@" + version + ": .info"
+			}
+		}
+	}
+	return rel
 }
 
 // requestURL is the URL mirrors requested for ev, as 'go -x' shows it.
