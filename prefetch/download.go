@@ -99,7 +99,13 @@ func Run(ctx context.Context, f *Fetcher, p *Project, t Targets) error {
 	}
 	selected := rootVersions(p.Roots)
 	if t.Graph {
-		selected = pl.loadGraph(p.Roots, p.Pruning).selected
+		g := pl.loadGraph(p.Roots, p.Pruning)
+		if g.failed {
+			// The go command stops at the same go.mod, before it
+			// downloads anything.
+			return pl.wait()
+		}
+		selected = g.selected
 	}
 	for _, path := range t.Paths {
 		if v := selected[path]; v != "" && v != "none" {

@@ -106,6 +106,9 @@ type graph struct {
 	// complete is false when some go.mod could not be read (left to the
 	// go command, or failed): a selection may then be too low.
 	complete bool
+	// failed is set when a go.mod failed (not only left to the go
+	// command): the go command fails to load this graph too.
+	failed bool
 }
 
 // Selected returns the version of path the graph selects, or "".
@@ -150,6 +153,9 @@ func (p *planner) loadGraph(roots []module.Version, pruning Pruning) *graph {
 			mu.Lock()
 			if err != nil {
 				g.complete = false
+				if !errors.Is(err, ErrLeft) {
+					g.failed = true
+				}
 				mu.Unlock()
 				return
 			}

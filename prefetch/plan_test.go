@@ -483,6 +483,28 @@ example.com/a@v1.0.0.info example.com/a@v1.0.0.mod example.com/a@v1.0.0.zip`},
 	}
 }
 
+// TestDownloadGraphFails checks that when a go.mod of the graph cannot be
+// fetched, nothing else is: 'go mod download' fails to load the graph and
+// downloads nothing.
+func TestDownloadGraphFails(t *testing.T) {
+	env := newPlanEnv(t, `
+-- go.mod --
+module m
+
+go 1.22
+
+require (
+	example.com/b v1.0.0
+	example.com/c v1.9.9
+)
+`)
+	p := env.project(t)
+	if err := Run(t.Context(), env.fetcher(t), p, DefaultTargets(p)); err == nil {
+		t.Error("Run succeeded; want the missing go.mod's error")
+	}
+	env.check(t, `example.com/b@v1.0.0.mod example.com/c@v1.9.9.mod`)
+}
+
 // TestDownloadZipBesideInfo checks that a download target whose go.mod the
 // graph walk got from the mirror has its zip asked for without waiting for
 // its .info, and that one whose go.mod the walk did not read (the mirror
