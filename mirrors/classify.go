@@ -55,7 +55,7 @@ func (c Class) Hint() string {
 	case NotFound:
 		return "no mirror has this version: check the version; for a private module, set GOPRIVATE (or GONOPROXY) so that the go command fetches it directly"
 	case Auth:
-		return "a mirror refused access (401/403): for a private module, set GOPRIVATE or GONOPROXY so that no proxy is asked; for a proxy that needs a login, put its credentials in ~/.netrc (or the file $NETRC names), or configure GOAUTH"
+		return "a mirror refused access (401/403); some mirrors answer 403 for a path or version they do not have, so check those first: for a private module, set GOPRIVATE or GONOPROXY so that no proxy is asked; for a proxy that needs a login, put its credentials in ~/.netrc (or the file $NETRC names), or configure GOAUTH"
 	case Transient:
 		return "mirrors kept failing or timing out (5xx, 429, resets, stalls): rerun later, or add another mirror (GOMODX_MIRRORS, or GOPROXY=A|B)"
 	case Unreachable:

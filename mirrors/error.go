@@ -83,7 +83,7 @@ func (e *Error) Verdict() Verdict {
 			best, bestFound = a, !nf
 		}
 	}
-	if best == nil {
+	if best == nil || e.standInNotFound() {
 		return Verdict{NotFound: true}
 	}
 	v := Verdict{Mirror: best.Mirror, Err: best.Err}
@@ -93,6 +93,32 @@ func (e *Error) Verdict() Verdict {
 	}
 	v.NotFound = !bestFound && errors.Is(best.Err, fs.ErrNotExist)
 	return v
+}
+
+// standInNotFound reports whether mirrors gomodx added (extra or built-in)
+// answered not found in place of GOPROXY's own, which could not serve
+// (unreachable, failing, or not found themselves): they stand in for
+// those, so their answer is the one GOPROXY's mirrors would have given had
+// they answered, and the go command moves on past them as it would have.
+// Otherwise the go command would get a failure for a file that a mirror
+// said does not exist, and decide differently from what it decides with a
+// working GOPROXY (a failed module lookup instead of the next path).
+func (e *Error) standInNotFound() bool {
+	added := false
+	for _, a := range e.Attempts {
+		if a.Named {
+			switch Classify(a.Err) {
+			case Transient, Unreachable, NotFound:
+				continue
+			}
+			return false
+		}
+		if !errors.Is(a.Err, fs.ErrNotExist) {
+			return false
+		}
+		added = true
+	}
+	return added
 }
 
 // Error names the module, the file and, for a single mirror, the cause and

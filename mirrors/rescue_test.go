@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gomodx/gomodx/retry"
 )
 
 // TestRescue checks who sees a module path with the default GOPROXY: when
@@ -132,4 +134,35 @@ func TestRescue(t *testing.T) {
 			t.Errorf("Fetch = %v, want GOPROXY's failure, which ends the walk", err)
 		}
 	})
+}
+
+// TestVerdictStandIn checks the answer the loopback proxy gives the go
+// command when GOPROXY's own mirrors could not serve and mirrors gomodx
+// added were asked in their place: their not-found is the verdict, so that
+// go moves on (to "direct", to the next module path) as it would after its
+// own mirror's 404; anything else leaves GOPROXY's failure as the verdict.
+func TestVerdictStandIn(t *testing.T) {
+	unreachable := &net.DNSError{Err: "no such host", Name: "goproxy.invalid", IsNotFound: true}
+	notFound := &retry.StatusError{Code: http.StatusNotFound, Status: "404 Not Found"}
+	badGateway := &retry.StatusError{Code: http.StatusBadGateway, Status: "502 Bad Gateway"}
+	forbidden := &retry.StatusError{Code: http.StatusForbidden, Status: "403 Forbidden"}
+	named := func(err error) Attempt { return Attempt{Mirror: "https://goproxy.invalid", Err: err, Named: true} }
+	added := func(err error) Attempt { return Attempt{Mirror: "https://proxy.golang.org", Err: err} }
+	for _, tt := range []struct {
+		name     string
+		attempts []Attempt
+		notFound bool
+		mirror   string
+	}{
+		{"unreachable, then the built-in mirror's 404", []Attempt{named(unreachable), added(notFound)}, true, ""},
+		{"502, then the built-in mirror's 404", []Attempt{named(badGateway), added(notFound)}, true, ""},
+		{"unreachable, and the built-in mirror fails too", []Attempt{named(unreachable), added(badGateway)}, false, "https://goproxy.invalid"},
+		{"a refusal is GOPROXY's answer", []Attempt{named(forbidden), added(notFound)}, false, "https://goproxy.invalid"},
+		{"unreachable, nothing asked in its place", []Attempt{named(unreachable)}, false, "https://goproxy.invalid"},
+	} {
+		v := (&Error{Mod: modA, File: "info", Attempts: tt.attempts}).Verdict()
+		if v.NotFound != tt.notFound || v.Mirror != tt.mirror {
+			t.Errorf("%s: Verdict() = not found %v, mirror %q; want %v, %q", tt.name, v.NotFound, v.Mirror, tt.notFound, tt.mirror)
+		}
+	}
 }

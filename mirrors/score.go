@@ -100,7 +100,7 @@ func (l *List) setAside(m *mirror) error {
 	s := m.score
 	switch {
 	case s.down != nil:
-		return &setAsideError{reason: "found unreachable", err: s.down}
+		return &setAsideError{reason: "unreachable", err: s.down}
 	case l.now().Before(s.openUntil):
 		return &setAsideError{reason: fmt.Sprintf("set aside after %d failures in a row", s.fails), err: s.lastErr}
 	}

@@ -553,7 +553,7 @@ func TestFetchUnreachable(t *testing.T) {
 			t.Errorf("Classify = %v, want unreachable", c)
 		}
 		err = l.Fetch(testCtx(t), modB, "zip", func(io.Reader) error { return nil })
-		if err == nil || !strings.Contains(err.Error(), "not asked: found unreachable") {
+		if err == nil || !strings.Contains(err.Error(), "not asked: unreachable") {
 			t.Errorf("second Fetch = %v, want it set aside", err)
 		}
 		if c := Classify(err); c != Unreachable {
