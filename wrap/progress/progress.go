@@ -625,7 +625,8 @@ func (r *Reporter) fetchedLate(now time.Time, elapsed time.Duration) {
 }
 
 // Summary finishes (see Finish) and, if anything was fetched, prints the
-// summary line and writes the summary event. It does so once.
+// summary line; if anything was fetched or failed, it writes the summary
+// event. It does so once.
 //
 // When the go command failed (GoFailed), the line is left out: go's error
 // is the last thing on the screen, as it is without gomodx, and a script
@@ -635,14 +636,14 @@ func (r *Reporter) Summary() {
 	r.Finish()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.summarized || r.fetched == 0 {
+	if r.summarized || (r.fetched == 0 && r.failed == 0) {
 		return
 	}
 	r.summarized = true
 	// The time spent fetching: until Finish, and while the go command
 	// ran, the fetches the loopback proxy made for it, but not go's work.
 	wall := r.finishedAt.Sub(r.start) + r.lateBusy
-	if !r.opts.Quiet && !r.goFailed {
+	if !r.opts.Quiet && !r.goFailed && r.fetched > 0 {
 		fmt.Fprintf(r.opts.Stderr, "gomodx: %s\n", r.summaryText(wall))
 	}
 	je := JSONEvent{
