@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -309,6 +310,13 @@ func (c *command) goCommand(ctx context.Context, args []string) error {
 // healing a corrupt cache entry go fails on). The exit status is go's.
 func (c *command) runGo(ctx context.Context, args []string, planFor func(*prefetch.Project, *goenv.Config) plan) (err error) {
 	g, env, err := c.goEnv(ctx, c.cfg.goFlags.C)
+	if exit := (*exec.ExitError)(nil); errors.As(err, &exit) && ctx.Err() == nil {
+		// go cannot even print its configuration here (a toolchain it
+		// cannot get, a setting it rejects): run the command as it is,
+		// and go says what is wrong in its own words, as without gomodx.
+		c.log.Info("not fetching: go env failed", "err", err)
+		return ran(g.Run(ctx, c.cfg.goFlags.C, c.stdout, c.stderr, args...))
+	}
 	if err != nil {
 		return err
 	}
@@ -591,6 +599,8 @@ func goFailed(err error) bool {
 }
 
 // goEnv finds the real go and reads its configuration as seen from dir.
+// When go is found but cannot print its configuration, it returns go with
+// the error.
 func (c *command) goEnv(ctx context.Context, dir string) (*wrap.Go, *goenv.Config, error) {
 	g, err := wrap.Find(os.Getenv)
 	if err != nil {
@@ -603,7 +613,7 @@ func (c *command) goEnv(ctx context.Context, dir string) (*wrap.Go, *goenv.Confi
 		env, err = g.Config(ctx, dir)
 	}
 	if err != nil {
-		return nil, nil, err
+		return g, nil, err
 	}
 	return g, env, nil
 }

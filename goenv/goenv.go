@@ -77,14 +77,15 @@ type Config struct {
 }
 
 // Read runs 'gobin env -json NAME...' in dir, so gomodx sees exactly what
-// the go command will see there, and decodes the result with [New].
+// the go command will see there, and decodes the result with [New]. When go
+// env fails, the error wraps its *exec.ExitError.
 func Read(ctx context.Context, gobin, dir string) (*Config, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, gobin, append([]string{"env", "-json"}, names()...)...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s env -json: %v\n%s", gobin, err, strings.TrimSpace(stderr.String()))
+		return nil, fmt.Errorf("%s env -json: %w\n%s", gobin, err, strings.TrimSpace(stderr.String()))
 	}
 	var v Vars
 	if err := json.Unmarshal(stdout.Bytes(), &v); err != nil {
