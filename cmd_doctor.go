@@ -14,6 +14,7 @@ import (
 	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/modcache"
 	"github.com/gomodx/gomodx/retry"
+	"github.com/gomodx/gomodx/toolchain"
 	"github.com/gomodx/gomodx/wrap"
 )
 
@@ -59,7 +60,11 @@ func (c *command) doctor(ctx context.Context, f doctorFlags) error {
 	g, err := wrap.Find(os.Getenv)
 	if err == nil {
 		opts.GoPath = g.Path
-		opts.Env, err = g.Config(ctx, "")
+		var local *toolchain.Local
+		if local, err = toolchain.ReadLocal(ctx, g.Path, g.Env, ""); err == nil {
+			opts.Env = local.Config
+			opts.Toolchain = doctorToolchain(local)
+		}
 		// What a download's go would give git: doctor has no --stall, so
 		// GOMODX_STALL or its default.
 		stall := retry.Default().Stall
@@ -100,6 +105,30 @@ func (c *command) doctor(ctx context.Context, f doctorFlags) error {
 	return exit(code)
 }
 
+// doctorToolchain decides, as a download does before go runs, which
+// toolchain go switches to here and whether gomodx fetches it first. It
+// runs no go command and downloads nothing: go itself, asked, would switch
+// to that toolchain, downloading it, to answer.
+func doctorToolchain(local *toolchain.Local) doctor.Toolchain {
+	choice, err := toolchain.Select(local.Settings())
+	if err != nil {
+		return doctor.Toolchain{Err: err}
+	}
+	tc := doctor.Toolchain{Name: choice.Toolchain, Why: choice.Why, PathOnly: choice.PathOnly}
+	if choice.Toolchain == "" {
+		return tc
+	}
+	_, tc.Leave = local.Download(choice, func(name string) (string, error) {
+		p, err := exec.LookPath(name)
+		if err == nil {
+			tc.InPath = p
+		}
+		return p, err
+	})
+	tc.Fetch = tc.Leave == ""
+	return tc
+}
+
 // doctorFix applies the report's safe fixes: it repairs the faulty cache
 // entries, and prints (with applyEnv, runs) the 'go env -w' commands. It
 // returns 1 when a fix failed.
@@ -129,6 +158,18 @@ func (c *command) doctorFix(ctx context.Context, g *wrap.Go, env *goenv.Config, 
 				fmt.Fprintf(w, "gomodx: %s: already gone, nothing removed\n", faultHead(r.Fault))
 			}
 		}
+	}
+	// 'go env -w' writes the same go env file whichever toolchain runs it:
+	// the local go writes it, rather than switch to the project's
+	// toolchain, and download it, to do so.
+	if g != nil {
+		local := *g
+		env := g.Env
+		if env == nil {
+			env = os.Environ()
+		}
+		local.Env = append(env[:len(env):len(env)], "GOTOOLCHAIN=local")
+		g = &local
 	}
 	for _, args := range rep.GoEnvFixes {
 		line := "go " + strings.Join(args, " ")

@@ -95,6 +95,9 @@ type Options struct {
 	Env    *goenv.Config // the go command's configuration; nil when GoErr says why there is none
 	GoPath string        // the go binary, for the report
 	GoErr  error         // why 'go env' failed, if it did: the first check fails with it
+	// Toolchain is the toolchain the go command switches to in the
+	// project; the zero value means the local go runs commands itself.
+	Toolchain Toolchain
 	// Getenv reads the process environment (HTTPS_PROXY and friends, and
 	// which go settings come from it); nil means os.Getenv.
 	Getenv func(string) string
@@ -119,6 +122,32 @@ type Options struct {
 	ReadFile func(string) ([]byte, error)
 	// Git is what the go command's git runs with; nil skips its check.
 	Git *Git
+}
+
+// Toolchain is the toolchain the go command switches to before it runs a
+// command in the project, and whether gomodx fetches it first, as decided
+// before any go command runs (package toolchain): doctor reads the local go's
+// configuration with GOTOOLCHAIN=local, so that finding this out switches to
+// nothing and downloads nothing.
+type Toolchain struct {
+	// Name is the toolchain go switches to ("go1.27.4"); "" when the
+	// local go runs commands itself.
+	Name string
+	// Why says what asks for it: "go line in /src/m/go.mod",
+	// "GOTOOLCHAIN=go1.27.4".
+	Why string
+	// PathOnly says go looks for it only in PATH (GOTOOLCHAIN=path or
+	// <name>+path), and InPath is where it is found there, if anywhere.
+	PathOnly bool
+	InPath   string
+	// Fetch says it is not in the module cache yet, and gomodx fetches it
+	// through its mirrors before the go command runs; otherwise Leave
+	// says why gomodx does not ("already in the module cache").
+	Fetch bool
+	Leave string
+	// Err is a setting the go command refuses to start with: an invalid
+	// GOTOOLCHAIN, or toolchain line.
+	Err error
 }
 
 // Git describes the git the go command runs for the modules it fetches

@@ -476,11 +476,48 @@ func TestToolchain(t *testing.T) {
 		f.opts.Offline = true
 		write(t, filepath.Join(f.dir, "go.mod"), strings.Replace(gomod, "go 1.22", "go 1.99.1", 1))
 		f.vars.GOTOOLCHAIN = "local"
-		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "the project needs go 1.99.1 and GOTOOLCHAIN=local forbids switching", "install go 1.99.1")
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "go1.26.0 (/usr/local/go/bin/go), but the project needs go 1.99.1 and GOTOOLCHAIN=local forbids switching", "install go 1.99.1")
+
+		// What package toolchain decided, as 'gomodx doctor' hands it over.
 		f.vars.GOTOOLCHAIN = "auto"
-		expect(t, find(t, f.run(t), AreaToolchain, "go version"), OK, "go switches to go 1.99.1", "")
+		why := "go line in " + filepath.Join(f.dir, "go.mod")
+		f.opts.Toolchain = Toolchain{Name: "go1.99.1", Why: why, Fetch: true}
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), OK,
+			"go1.26.0 (/usr/local/go/bin/go); go switches to go1.99.1 for this project ("+why+", GOTOOLCHAIN=auto), not in the module cache yet: gomodx fetches it through the mirrors on the next 'gomodx download', 'gomodx tidy' or 'gomodx go'", "")
+		f.opts.Toolchain = Toolchain{Name: "go1.99.1", Why: why, Leave: "already in the module cache"}
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), OK, "; gomodx does not fetch it: already in the module cache", "")
+		f.opts.Toolchain = Toolchain{Name: "go1.99.1", Why: why, PathOnly: true, Leave: "GOTOOLCHAIN looks only in PATH"}
+		f.vars.GOTOOLCHAIN = "path"
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "GOTOOLCHAIN=path), but go looks for it only in PATH, and it is not there", "install go1.99.1 in PATH")
+		f.opts.Toolchain = Toolchain{Name: "go1.99.1", Why: why, PathOnly: true, InPath: "/sdk/go1.99.1", Leave: "go1.99.1 is in PATH (/sdk/go1.99.1)"}
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), OK, "gomodx does not fetch it: go1.99.1 is in PATH (/sdk/go1.99.1)", "")
+		// A pinned toolchain older than the go line: go switches, then
+		// refuses the project.
+		f.vars.GOTOOLCHAIN = "go1.98.0"
+		f.opts.Toolchain = Toolchain{Name: "go1.98.0", Why: "GOTOOLCHAIN=go1.98.0", Fetch: true}
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "go switches to go1.98.0 for this project (GOTOOLCHAIN=go1.98.0), but the project needs go 1.99.1", "go env -w GOTOOLCHAIN=auto")
+		f.vars.GOTOOLCHAIN = "bogus"
+		f.opts.Toolchain = Toolchain{Err: errors.New(`invalid GOTOOLCHAIN "bogus"`)}
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, `go refuses to start here: invalid GOTOOLCHAIN "bogus"`, "GOTOOLCHAIN takes auto")
+
+		f.vars.GOTOOLCHAIN = "auto"
+		f.opts.Toolchain = Toolchain{Name: "go1.99.1", Why: why, Leave: "GOPROXY is off, or starts with direct"}
 		f.vars.GOPROXY = "off"
-		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "but GOPROXY=off", "install go 1.99.1")
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "which go downloads through GOPROXY, but GOPROXY=off", "install go1.99.1")
+	})
+	t.Run("toolchain line", func(t *testing.T) {
+		// A toolchain line only says which toolchain to prefer: with
+		// GOTOOLCHAIN=local an older go runs the project.
+		f := newFixture(t, "off")
+		f.opts.Offline = true
+		write(t, filepath.Join(f.dir, "go.mod"), strings.Replace(gomod, "go 1.22", "go 1.22\ntoolchain go1.99.1", 1))
+		f.vars.GOTOOLCHAIN = "local"
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), OK, "go1.26.0 (/usr/local/go/bin/go)", "")
+		// "toolchain default": only GOTOOLCHAIN counts, and go switches to
+		// nothing, whatever the go line needs.
+		write(t, filepath.Join(f.dir, "go.mod"), strings.Replace(gomod, "go 1.22", "go 1.99.1\ntoolchain default", 1))
+		f.vars.GOTOOLCHAIN = "auto"
+		expect(t, find(t, f.run(t), AreaToolchain, "go version"), Fail, "the project needs go 1.99.1 and go does not switch to it (its toolchain line says default)", "install go 1.99.1")
 	})
 	t.Run("no go", func(t *testing.T) {
 		f := newFixture(t, "off")

@@ -3,12 +3,12 @@ package doctor
 import (
 	"cmp"
 	"fmt"
+	"go/version"
 	"slices"
 	"strings"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
-	"golang.org/x/mod/semver"
 
 	"github.com/gomodx/gomodx/goenv"
 	"github.com/gomodx/gomodx/prefetch"
@@ -41,7 +41,9 @@ func (d *run) load() {
 			if f.Go != nil {
 				d.proj.goVersion = f.Go.Version
 			}
-			if f.Toolchain != nil {
+			// ParseLax skips the toolchain line, as a dependency's
+			// would not count; the main module's does.
+			if f, err := modfile.Parse(file, data, nil); err == nil && f.Toolchain != nil {
 				d.proj.toolchain = f.Toolchain.Name
 			}
 		} else if wf, err := modfile.ParseWork(file, data, nil); err == nil {
@@ -76,30 +78,7 @@ func (d *run) toolchain() {
 		d.add(AreaToolchain, "go version", Fail, "cannot run 'go env': "+d.opts.GoErr.Error(), "install Go from https://go.dev/dl, or set GOMODX_GO to the go binary")
 		return
 	}
-	where := ""
-	if d.opts.GoPath != "" {
-		where = " (" + d.opts.GoPath + ")"
-	}
-	local := strings.TrimPrefix(e.GOVERSION, "go")
-	need := ""
-	if d.proj != nil {
-		need = d.proj.goVersion
-		if tc := strings.TrimPrefix(d.proj.toolchain, "go"); tc != "" && goLess(need, tc) {
-			need = tc
-		}
-	}
-	switch tc := e.GOTOOLCHAIN; {
-	case need == "" || !goLess(local, need):
-		d.add(AreaToolchain, "go version", OK, e.GOVERSION+where, "")
-	case tc == "local":
-		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s%s, but the project needs go %s and GOTOOLCHAIN=local forbids switching", e.GOVERSION, where, need),
-			fmt.Sprintf("install go %s, or %s", need, d.setCmd("GOTOOLCHAIN", "auto")))
-	case d.proxyOff():
-		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s%s; the project needs go %s, which go downloads through GOPROXY, but GOPROXY=off", e.GOVERSION, where, need),
-			"install go "+need+", or allow GOPROXY")
-	default:
-		d.add(AreaToolchain, "go version", OK, fmt.Sprintf("%s%s; go switches to go %s for this project (GOTOOLCHAIN=%s), downloaded as the module golang.org/toolchain through GOPROXY", e.GOVERSION, where, need, cmp.Or(tc, "auto")), "")
-	}
+	d.goVersion()
 
 	switch strings.ToLower(e.GO111MODULE) {
 	case "off":
@@ -135,20 +114,79 @@ func (d *run) toolchain() {
 	}
 }
 
+// goVersion reports the local go command and the toolchain it switches to
+// in the project, if any: where go will find it, or that gomodx fetches it
+// first. The local go's GOVERSION is the one doctor read, with
+// GOTOOLCHAIN=local; nothing is switched to or downloaded to find this out.
+func (d *run) goVersion() {
+	e, tc := d.env, d.opts.Toolchain
+	local := e.GOVERSION
+	if d.opts.GoPath != "" {
+		local += " (" + d.opts.GoPath + ")"
+	}
+	need := "" // the project's go line: the oldest go that may run it
+	if d.proj != nil {
+		need = d.proj.goVersion
+	}
+	gotoolchain := cmp.Or(e.GOTOOLCHAIN, "auto")
+	switches := ""
+	if tc.Name != "" {
+		why := tc.Why
+		if !strings.HasPrefix(why, "GOTOOLCHAIN=") {
+			why += ", GOTOOLCHAIN=" + gotoolchain
+		}
+		switches = fmt.Sprintf("%s; go switches to %s for this project (%s)", local, tc.Name, why)
+	}
+	runs := cmp.Or(tc.Name, e.GOVERSION)
+	switch {
+	case tc.Err != nil:
+		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, but go refuses to start here: %v", local, tc.Err),
+			"correct the setting or the line it names (GOTOOLCHAIN takes auto, local, path, or a toolchain such as go1.27.4, with +auto or +path)")
+	case goOlder(runs, need) && tc.Name == "" && gotoolchain == "local":
+		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, but the project needs go %s and GOTOOLCHAIN=local forbids switching", local, need),
+			fmt.Sprintf("install go %s, or %s", need, d.setCmd("GOTOOLCHAIN", "auto")))
+	case goOlder(runs, need) && tc.Name == "":
+		why := "GOTOOLCHAIN=" + gotoolchain
+		if d.proj.toolchain == "default" {
+			why = "its toolchain line says default"
+		}
+		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, but the project needs go %s and go does not switch to it (%s)", local, need, why),
+			fmt.Sprintf("install go %s, or %s", need, d.setCmd("GOTOOLCHAIN", "auto")))
+	case goOlder(runs, need):
+		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, but the project needs go %s", switches, need),
+			d.setCmd("GOTOOLCHAIN", "auto"))
+	case tc.Name == "":
+		d.add(AreaToolchain, "go version", OK, local, "")
+	case tc.PathOnly && tc.InPath == "":
+		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, but go looks for it only in PATH, and it is not there", switches),
+			fmt.Sprintf("install %s in PATH (go install golang.org/dl/%s@latest && %s download), or %s", tc.Name, tc.Name, tc.Name, d.setCmd("GOTOOLCHAIN", "auto")))
+	case tc.InPath == "" && d.proxyOff():
+		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, which go downloads through GOPROXY, but GOPROXY=off", switches),
+			"install "+tc.Name+", or allow GOPROXY")
+	case tc.Fetch:
+		d.add(AreaToolchain, "go version", OK, switches+", not in the module cache yet: gomodx fetches it through the mirrors on the next 'gomodx download', 'gomodx tidy' or 'gomodx go'", "")
+	default:
+		d.add(AreaToolchain, "go version", OK, switches+"; gomodx does not fetch it: "+tc.Leave, "")
+	}
+}
+
+// goOlder reports whether the toolchain (such as "go1.26.8", or
+// "go1.26.8 X:boringcrypto") is older than the go line need ("1.27.4",
+// "1.27"); false when either does not parse (a development build).
+func goOlder(toolchain, need string) bool {
+	toolchain, _, _ = strings.Cut(toolchain, " ")
+	need = "go" + need
+	if !version.IsValid(toolchain) || !version.IsValid(need) {
+		return false
+	}
+	return version.Compare(toolchain, need) < 0
+}
+
 func (d *run) unsetCmd(key string) string {
 	if d.fromOSEnv(key) {
 		return "unset " + key + " in the environment"
 	}
 	return "go env -u " + key
-}
-
-// goLess reports whether go version a is older than b ("1.21" < "1.22.3").
-func goLess(a, b string) bool {
-	va, vb := "v"+strings.TrimPrefix(a, "go"), "v"+strings.TrimPrefix(b, "go")
-	if !semver.IsValid(va) || !semver.IsValid(vb) {
-		return false
-	}
-	return semver.Compare(va, vb) < 0
 }
 
 // mirrors returns the http(s) mirrors of GOPROXY, in order.
