@@ -82,6 +82,9 @@ func (c *command) installToolchain(ctx context.Context, env *goenv.Config, mod m
 	if err != nil {
 		return err
 	}
+	// The plan is the one zip, known from the start: nothing more is
+	// being found.
+	rep.PlanKnown()
 	defer func() {
 		// An event stream that cannot be written is said here; the
 		// command goes on, and its own reporter says it again if it fails

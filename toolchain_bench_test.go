@@ -131,7 +131,7 @@ func BenchmarkToolchainSwitch(b *testing.B) {
 // writeBigToolchain writes a toolchain zip for mod to file, as the fake
 // in testdata/mod plus one incompressible file of size bytes (a real zip
 // is deflated: its bytes do not shrink further), and returns its h1 hash.
-func writeBigToolchain(b *testing.B, mod module.Version, file string, size int) string {
+func writeBigToolchain(b testing.TB, mod module.Version, file string, size int) string {
 	f, err := os.Create(file)
 	if err != nil {
 		b.Fatal(err)

@@ -24,7 +24,7 @@ const (
 	// (-1 if unknown), from Mirror (for a file fetched in ranges, from
 	// the mirror whose answer started it, whichever mirrors serve the
 	// ranges). It comes every few hundred kilobytes, for files of at least
-	// [RangeThreshold] bytes.
+	// [RangeThreshold] bytes (of unknown size: once that many have come).
 	Progress
 )
 

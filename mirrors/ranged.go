@@ -75,12 +75,17 @@ type fileBody struct {
 func (f *fetch) body(ctx context.Context, g *group, win *legResult) *fileBody {
 	b := &fileBody{limitedBody: limitedBody{r: win.body, left: f.limit, file: fileName(f.rel)}}
 	b.h.SetSeed(f.seed)
-	if win.size >= f.l.rangeMin {
+	if win.size >= f.l.rangeMin || win.size < 0 {
 		m, size := win.m, win.size
 		b.emit = func(n int64) {
 			f.l.emit(Event{Kind: Progress, Mod: f.fail.Mod, File: f.fail.File, Mirror: m.redacted, Bytes: n, Size: size})
 		}
 		b.next = progressStep
+		if size < 0 {
+			// No Content-Length (a compressed or chunked answer): reported
+			// once it is seen to be large.
+			b.next = f.l.rangeMin
+		}
 	}
 	if win.ranges && b.file == "zip" && win.size >= f.l.rangeMin/4 && win.size <= f.limit && !f.noRanges[win.m] && win.url != nil {
 		b.rng = f.newRanged(ctx, g, win, b.emit)

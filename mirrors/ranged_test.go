@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,6 +246,42 @@ func TestFetchRanged(t *testing.T) {
 			}
 		}
 		t.Errorf("events: %s", got)
+	}
+}
+
+// TestProgressUnknownSize checks that a large file whose answer has no
+// Content-Length (chunked, or compressed on the way) reports its progress
+// too, of an unknown size, from the threshold on; a small one does not.
+func TestProgressUnknownSize(t *testing.T) {
+	for _, n := range []int{4 * testRangeMin, testRangeMin - 1} {
+		data := bigFile(n, 5)
+		srv := serve(t, func(_ int, w http.ResponseWriter, r *http.Request, _ <-chan struct{}) {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+			w.Write(data)
+		})
+		var evs events
+		opts := rangeOptions(t)
+		opts.OnEvent = evs.add
+		l := newList(t, srv.URL, opts)
+		if err := l.Fetch(testCtx(t), modA, "zip", newFileStore(t, data).store); err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		var got []int64
+		for _, ev := range evs.evs {
+			if ev.Kind == Progress {
+				if ev.Size != -1 {
+					t.Errorf("%d bytes: Progress of size %d, want -1", n, ev.Size)
+				}
+				got = append(got, ev.Bytes)
+			}
+		}
+		switch {
+		case n < testRangeMin && len(got) > 0:
+			t.Errorf("%d bytes: Progress %v, want none", n, got)
+		case n >= testRangeMin && (len(got) < 2 || got[0] < testRangeMin || !slices.IsSorted(got) || got[len(got)-1] > int64(n)):
+			t.Errorf("%d bytes: Progress %v, want several, from %d on, up to %d", n, got, testRangeMin, n)
+		}
 	}
 }
 

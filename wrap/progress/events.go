@@ -19,7 +19,9 @@ import (
 //		Mirror  string    // the mirror's URL (without password)
 //		Next    string    // failover, hedge, mismatch, rescue: the mirror tried next
 //		Attempt int       // start, retry: 1 for the first try on Mirror
-//		Bytes   int64     // done: size written to the cache; summary: in all
+//		Bytes   int64     // done: size written to the cache; progress: received
+//		                  // so far; summary: in all
+//		Size    int64     // progress: the file's size, if the mirror said
 //		Elapsed float64   // done: seconds from request to cache; summary: seconds spent fetching
 //		Error   string    // retry, failover, mismatch, fail
 //		Output  string    // repair: what was repaired
@@ -40,6 +42,8 @@ import (
 //	retry     Mirror failed with Error; the same request is made again
 //	failover  Mirror failed with Error; Next is tried instead
 //	hedge     Mirror was slow; the same request was also sent to Next
+//	progress  Bytes of a large file (4 MiB or more) have come from Mirror so
+//	          far, of Size; every few hundred kilobytes
 //	mismatch  Mirror served bytes that do not match go.sum or the checksum
 //	          database (Error says how); they were not cached
 //	done      outcome: the file was verified and written to the module cache
@@ -78,6 +82,7 @@ type JSONEvent struct {
 	Next    string  `json:",omitempty"`
 	Attempt int     `json:",omitempty"`
 	Bytes   int64   `json:",omitempty"`
+	Size    int64   `json:",omitempty"`
 	Elapsed float64 `json:",omitempty"`
 	Error   string  `json:",omitempty"`
 	Output  string  `json:",omitempty"`

@@ -67,16 +67,17 @@ type Options struct {
 // command's own output:
 //
 //   - On a terminal, a progress bar on one line of stderr: files done of
-//     files known so far, bytes, rate, elapsed time, and the mirror in use,
-//     or which module has been waiting on which mirror for how long when a
-//     request is slow. While the plan is still growing (go.mod files being
-//     read add modules to it) the line says "finding more" and the bar
-//     only moves to show activity; once the plan stops growing the bar
-//     fills with the share of files done, and an ETA appears. The bar
-//     never goes backwards: if the plan grows again, it holds its place
-//     until the files done catch up. Retries, failovers and mismatches
-//     print one line each above the bar. [Reporter.Finish] erases the bar;
-//     call it before the go command starts.
+//     files known so far, bytes (those of a large file as they arrive),
+//     rate, elapsed time, and the mirror in use, or which module has been
+//     waiting on which mirror for how long when a request is slow (for a
+//     large file, since its last bytes). While the plan is still growing
+//     (go.mod files being read add modules to it) the line says "finding
+//     more" and the bar only moves to show activity; once the plan stops
+//     growing the bar fills with the share of files done, and an ETA
+//     appears. The bar never goes backwards: if the plan grows again, it
+//     holds its place until the files done catch up. Retries, failovers
+//     and mismatches print one line each above the bar. [Reporter.Finish]
+//     erases the bar; call it before the go command starts.
 //   - Elsewhere (a pipe, a file, CI=true, TERM=dumb), no escape codes at
 //     all: a timestamped line every five seconds while files are in flight,
 //     and one at each retry, failover and mismatch.
@@ -115,6 +116,7 @@ type Reporter struct {
 	summarized bool
 	goFailed   bool  // the go command exited with an error (GoFailed)
 	jsonErr    error // the first failed write to JSON; later events are dropped
+	planKnown  bool  // every file of the plan is planned from the start (PlanKnown)
 
 	// The plan: files planned, and those settled, done (fetched, cached or
 	// left to go) or failed; an interrupted file is settled but neither.
@@ -177,6 +179,16 @@ type fileState struct {
 	mirror     string        // the mirror it came from (Done)
 	elapsed    time.Duration // Done's
 	hedges     []string      // mirrors asked by a hedge
+
+	// What the Progress events of a large file said: its bytes received
+	// so far (counted in the display until the file is settled, when its
+	// size is), its size (-1 or 0 when unknown) and when bytes last came.
+	received  int64
+	size      int64
+	lastBytes time.Time
+	// restarted says a retry, failover or mismatch came since the last
+	// Progress: the next figure starts afresh, even if it is lower.
+	restarted bool
 }
 
 // How the display behaves.
@@ -382,6 +394,9 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 	rk := reqKey{ev.Mod, ev.File, ev.Mirror}
 	fk := fileKey{ev.Mod, ev.File}
 	fs := r.files[fk]
+	if fs == nil && ev.Kind == mirrors.Progress {
+		return // the file is settled already: its bytes are counted
+	}
 	if fs == nil {
 		fs = &fileState{}
 		r.files[fk] = fs
@@ -435,6 +450,7 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		if req != nil {
 			req.attempt = now
 		}
+		fs.restarted = true
 
 	case mirrors.FailedOver:
 		if ev.Mod.Path != "" {
@@ -450,6 +466,7 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 			r.warn("%s from %s: %s; %s%s", subject(ev), mirrorName(ev.Mirror), r.yellow(shortError(ev.Err)), then, more)
 		}
 		delete(r.inflight, rk)
+		fs.restarted = true
 
 	case mirrors.Hedged:
 		je.Action = "hedge"
@@ -471,6 +488,20 @@ func (r *Reporter) Mirror(ev mirrors.Event) {
 		}
 		r.warn("%s from %s does not verify: %s; %s", subject(ev), mirrorName(ev.Mirror), r.red(shortError(ev.Err)), then)
 		delete(r.inflight, rk)
+		fs.restarted = true
+
+	case mirrors.Progress:
+		// Bytes of a large file as they arrive: counted in the display
+		// until the file is settled, and a request that receives them is
+		// not waiting. Parts fetched over several connections may report
+		// out of order: a lower figure counts only after a restart.
+		if ev.Bytes < fs.received && !fs.restarted {
+			return
+		}
+		fs.received, fs.size, fs.lastBytes, fs.restarted = ev.Bytes, ev.Size, now, false
+		je.Action = "progress"
+		je.Bytes = ev.Bytes
+		je.Size = max(ev.Size, 0)
 
 	case mirrors.Rescued:
 		// Said even with Quiet: it is about who sees the module paths.
@@ -557,6 +588,16 @@ func (r *Reporter) Repair(mod module.Version, what string) {
 		r.println("gomodx: repaired the module cache: " + what)
 	}
 	r.emit(JSONEvent{Action: "repair", Module: mod.Path, Version: mod.Version, Output: what})
+}
+
+// PlanKnown says that the plan is whole from the start: every file it
+// will have is planned before any is fetched, as the one zip of a
+// toolchain is. The display then never says "finding more", and the bar
+// fills with the share done from the first byte.
+func (r *Reporter) PlanKnown() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.planKnown = true
 }
 
 // GoLine prints a line the go command itself would have printed, had it

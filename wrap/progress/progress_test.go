@@ -919,3 +919,125 @@ func TestRescuedProtocolPath(t *testing.T) {
 		}
 	}
 }
+
+// The toolchain's one zip, as toolchain.Install reports it.
+var toolchainZip = module.Version{Path: "golang.org/toolchain", Version: "v0.0.1-go1.27.4.linux-amd64"}
+
+const toolchainSize = 76_000_000
+
+// startToolchain plans the toolchain's zip, the plan known whole, and
+// starts its request.
+func startToolchain(r *Reporter) {
+	r.PlanKnown()
+	r.File(prefetch.Event{Mod: toolchainZip, Kind: modcache.Zip, State: prefetch.Planned})
+	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: toolchainZip, File: "zip", Mirror: mirror2, Attempt: 1})
+}
+
+// received reports n bytes of the toolchain's zip received.
+func received(r *Reporter, n int64) {
+	r.Mirror(mirrors.Event{Kind: mirrors.Progress, Mod: toolchainZip, File: "zip", Mirror: mirror2, Bytes: n, Size: toolchainSize})
+}
+
+// TestToolchainBar: on a terminal, the toolchain's zip shows its bytes as
+// they arrive, and the bar fills with them; one file known from the start
+// is never "finding more", and a download whose bytes keep coming is not
+// "waiting". Once they stop, the wait counts from the last of them.
+func TestToolchainBar(t *testing.T) {
+	w := &termWriter{t: t}
+	r, c := newTest(Options{Stderr: w, IsTerminal: true, NoColor: true, Width: func() int { return 140 }})
+	startToolchain(r)
+	if got, want := w.scr.text(), "░░░░░░░░░░░░░░░░░░░░ 0/1 files, 0 B, 0:00, proxy.golang.org"; got != want {
+		t.Errorf("bar at the start:\n%q\nwant:\n%q", got, want)
+	}
+	for i := range int64(10) {
+		c.advance(500 * time.Millisecond)
+		received(r, (i+1)*4_750_000)
+		r.tick()
+	}
+	if got, want := w.scr.text(), "████████████░░░░░░░░ 0/1 files, 47.5 MB, 9.5 MB/s, 0:05, proxy.golang.org"; got != want {
+		t.Errorf("bar after 5s at 9.5 MB/s:\n%q\nwant:\n%q", got, want)
+	}
+	if strings.Contains(w.raw.String(), "finding more") || strings.Contains(w.raw.String(), "waiting") {
+		t.Errorf("the bar said finding more or waiting:\n%q", w.raw.String())
+	}
+	c.advance(4 * time.Second)
+	r.tick()
+	if got, want := w.scr.text(), "████████████░░░░░░░░ 0/1 files, 5.3 MB/s, waiting 4s for golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64 .zip from proxy.golang.org"; got != want {
+		t.Errorf("bar 4s after the last bytes:\n%q\nwant:\n%q", got, want)
+	}
+	received(r, toolchainSize)
+	r.Mirror(mirrors.Event{Kind: mirrors.Done, Mod: toolchainZip, File: "zip", Mirror: mirror2, Attempt: 1, Bytes: toolchainSize, Elapsed: 9 * time.Second})
+	r.File(prefetch.Event{Mod: toolchainZip, Kind: modcache.Zip, State: prefetch.Fetched, Bytes: toolchainSize})
+	r.tick()
+	// Its bytes are counted once.
+	if got, want := w.scr.text(), "███████████████████░ 1/1 files, 76.0 MB, 8.4 MB/s, 0:09, proxy.golang.org"; got != want {
+		t.Errorf("bar once fetched:\n%q\nwant:\n%q", got, want)
+	}
+	r.Summary()
+	if got, want := w.scr.text(), "gomodx: fetched 1 module (1 file, 76.0 MB) in 9.0s, 8.4 MB/s; proxy.golang.org 100%"; got != want {
+		t.Errorf("summary:\n%q\nwant:\n%q", got, want)
+	}
+}
+
+// TestToolchainLines: off a terminal, the timestamped lines carry the
+// toolchain's bytes so far, and the events carry each Progress.
+func TestToolchainLines(t *testing.T) {
+	var stderr, events bytes.Buffer
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events})
+	startToolchain(r)
+	for i := range int64(10) {
+		c.advance(time.Second)
+		received(r, (i+1)*3_000_000)
+		r.tick()
+	}
+	want := "gomodx: 14:03:05 0/1 files, 15.0 MB, 3.0 MB/s\n" +
+		"gomodx: 14:03:10 0/1 files, 30.0 MB, 3.0 MB/s\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+	lines := strings.Split(events.String(), "\n")
+	if want := `{"Time":"2025-11-21T14:03:01Z","Action":"progress","Module":"golang.org/toolchain","Version":"v0.0.1-go1.27.4.linux-amd64","File":"zip","Mirror":"https://proxy.golang.org","Bytes":3000000,"Size":76000000}`; len(lines) < 3 || lines[2] != want {
+		t.Errorf("events:\n%s\nwant the third:\n%s", events.String(), want)
+	}
+	if got := strings.Count(events.String(), `"Action":"progress"`); got != 10 {
+		t.Errorf("%d progress events, want 10", got)
+	}
+}
+
+// TestLargeZipProgress: a large module zip of a download whose plan still
+// grows shows its bytes too, the plan still "finding more"; figures that
+// come out of order from parts fetched at once do not take bytes back,
+// while a retry starts the count afresh; a Progress that comes after the
+// file is settled counts nothing more.
+func TestLargeZipProgress(t *testing.T) {
+	var stderr, events bytes.Buffer
+	r, c := newTest(Options{Stderr: &stderr, JSON: &events})
+	plan(r, modA)
+	zipProgress := func(n int64) {
+		r.Mirror(mirrors.Event{Kind: mirrors.Progress, Mod: modA, File: "zip", Mirror: mirror1, Bytes: n, Size: 20_000_000})
+	}
+	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modA, File: "zip", Mirror: mirror1, Attempt: 1})
+	zipProgress(6_000_000)
+	zipProgress(5_000_000) // out of order
+	c.advance(5 * time.Second)
+	r.tick()
+	r.Mirror(mirrors.Event{Kind: mirrors.Retrying, Mod: modA, File: "zip", Mirror: mirror1, Attempt: 2, Err: errors.New("unexpected EOF")})
+	zipProgress(1_000_000)
+	c.advance(5 * time.Second)
+	r.tick()
+	r.Mirror(mirrors.Event{Kind: mirrors.Done, Mod: modA, File: "zip", Mirror: mirror1, Attempt: 2, Bytes: 20_000_000})
+	r.File(prefetch.Event{Mod: modA, Kind: modcache.Zip, State: prefetch.Fetched, Bytes: 20_000_000})
+	zipProgress(20_000_000) // late
+	c.advance(5 * time.Second)
+	r.tick()
+	want := "gomodx: 14:03:05 0/3 files (finding more), 6.0 MB, 1.2 MB/s; waiting 5s for example.com/a@v1.0.0 .zip from goproxy.cn\n" +
+		"gomodx: 14:03:05 example.com/a@v1.0.0: .zip from goproxy.cn: unexpected EOF; retrying\n" +
+		"gomodx: 14:03:10 0/3 files (finding more), 1.0 MB, 100.0 kB/s; waiting 5s for example.com/a@v1.0.0 .zip from goproxy.cn\n" +
+		"gomodx: 14:03:15 1/3 files (finding more), 20.0 MB, 1.3 MB/s\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+	if got := strings.Count(events.String(), `"Action":"progress"`); got != 2 {
+		t.Errorf("%d progress events, want the 2 that counted:\n%s", got, events.String())
+	}
+}

@@ -34,18 +34,33 @@ type fields struct {
 // is not read yet (each adds the modules it requires), or a file was
 // planned a moment ago. Called with r.mu held.
 func (r *Reporter) growing(now time.Time) bool {
-	return r.pendingMods > 0 || now.Sub(r.lastPlanned) < growQuiet
+	return !r.planKnown && (r.pendingMods > 0 || now.Sub(r.lastPlanned) < growQuiet)
+}
+
+// received is the bytes of the files in flight received so far, and the
+// share of them done, in files: what the display adds to the files
+// settled. Called with r.mu held.
+func (r *Reporter) received() (bytes int64, files float64) {
+	for _, fs := range r.files {
+		bytes += fs.received
+		if fs.size > 0 {
+			files += float64(min(fs.received, fs.size)) / float64(fs.size)
+		}
+	}
+	return bytes, files
 }
 
 func (r *Reporter) fields(now time.Time) fields {
 	elapsed := now.Sub(r.start)
+	inFlight, _ := r.received()
+	bytes := r.bytes + inFlight
 	f := fields{
 		files: fmt.Sprintf("%d/%d files", r.done, r.planned),
-		bytes: formatBytes(r.bytes),
+		bytes: formatBytes(bytes),
 		clock: formatClock(elapsed),
 	}
-	if s := elapsed.Seconds(); s > 0 && r.bytes > 0 {
-		f.rate = formatBytes(int64(float64(r.bytes)/s)) + "/s"
+	if s := elapsed.Seconds(); s > 0 && bytes > 0 {
+		f.rate = formatBytes(int64(float64(bytes)/s)) + "/s"
 	}
 	switch {
 	case r.growing(now):
@@ -86,20 +101,26 @@ func (r *Reporter) barText(now time.Time, room int) string {
 
 // slowest describes the request that has waited longest, if it has waited
 // more than slowAfter: "waiting 12s for k8s.io/api@v0.31.2 .zip from
-// goproxy.cn, trying proxy.golang.org".
+// goproxy.cn, trying proxy.golang.org". A large file waits from its last
+// bytes, not from its request: one whose bytes keep coming is not waiting.
 func (r *Reporter) slowest(now time.Time) string {
 	var key reqKey
 	var oldest *request
+	var oldestSince time.Time
 	for k, req := range r.inflight {
-		if oldest == nil || req.start.Before(oldest.start) ||
-			req.start.Equal(oldest.start) && k.mod.String()+k.file < key.mod.String()+key.file {
-			key, oldest = k, req
+		since := req.start
+		if fs := r.files[fileKey{k.mod, k.file}]; fs != nil && fs.lastBytes.After(since) {
+			since = fs.lastBytes
+		}
+		if oldest == nil || since.Before(oldestSince) ||
+			since.Equal(oldestSince) && k.mod.String()+k.file < key.mod.String()+key.file {
+			key, oldest, oldestSince = k, req, since
 		}
 	}
-	if oldest == nil || now.Sub(oldest.start) < slowAfter {
+	if oldest == nil || now.Sub(oldestSince) < slowAfter {
 		return ""
 	}
-	s := fmt.Sprintf("waiting %s for %s .%s from %s", formatWait(now.Sub(oldest.start)), key.mod, key.file, mirrorName(key.mirror))
+	s := fmt.Sprintf("waiting %s for %s .%s from %s", formatWait(now.Sub(oldestSince)), key.mod, key.file, mirrorName(key.mirror))
 	if oldest.next != "" {
 		s += ", trying " + mirrorName(oldest.next)
 	}
@@ -153,7 +174,8 @@ func (r *Reporter) redraw(now time.Time) {
 
 // barCells draws the bar itself. While the plan grows, a block moves
 // along it to show that work goes on, without a share that the next go.mod
-// read would take back; after, it fills with the files done, and never
+// read would take back; after, it fills with the files done (a large file
+// in flight counting for the share of its bytes received), and never
 // empties again, even if the plan grows once more.
 func (r *Reporter) barCells(now time.Time) string {
 	const block = 3
@@ -162,8 +184,9 @@ func (r *Reporter) barCells(now time.Time) string {
 		return strings.Repeat("░", pos) + strings.Repeat("█", block) + strings.Repeat("░", barWidth-block-pos)
 	}
 	if r.planned > 0 {
+		_, part := r.received()
 		// Never full while running: the go command still has to run.
-		r.fill = max(r.fill, min(r.done*barWidth/r.planned, barWidth-1))
+		r.fill = max(r.fill, min(int((float64(r.done)+part)*barWidth/float64(r.planned)), barWidth-1))
 	}
 	return strings.Repeat("█", r.fill) + strings.Repeat("░", barWidth-r.fill)
 }
