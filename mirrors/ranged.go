@@ -190,6 +190,25 @@ type ranged struct {
 	stop    context.CancelFunc
 	lastErr error
 	workers int // workers still fetching
+
+	// reportMu orders the progress reports of the workers, which are made
+	// outside mu: a count lower than one already reported is dropped.
+	reportMu sync.Mutex
+	reported int64
+}
+
+// progress reports that n bytes of the file are in, unless a worker has
+// already reported more.
+func (r *ranged) progress(n int64) {
+	if r.report == nil {
+		return
+	}
+	r.reportMu.Lock()
+	defer r.reportMu.Unlock()
+	if n > r.reported {
+		r.reported = n
+		r.report(n)
+	}
 }
 
 // A rangeSource is a mirror the file's ranges may come from.
@@ -616,8 +635,8 @@ func (r *ranged) copy(w io.WriterAt, p *part, body io.Reader) (int64, error) {
 			}
 			r.mu.Unlock()
 			got += int64(n)
-			if report > 0 && r.report != nil {
-				r.report(report)
+			if report > 0 {
+				r.progress(report)
 			}
 			if done {
 				return got, nil
