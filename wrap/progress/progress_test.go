@@ -1041,3 +1041,20 @@ func TestLargeZipProgress(t *testing.T) {
 		t.Errorf("%d progress events, want the 2 that counted:\n%s", got, events.String())
 	}
 }
+
+// TestToolchainUnpacking: once every byte of the zip is in, it is checked
+// and unpacked, which takes seconds for a toolchain: the line says so
+// rather than "waiting" for the mirror.
+func TestToolchainUnpacking(t *testing.T) {
+	var stderr bytes.Buffer
+	r, c := newTest(Options{Stderr: &stderr})
+	startToolchain(r)
+	c.advance(time.Second)
+	received(r, toolchainSize)
+	c.advance(4 * time.Second)
+	r.tick()
+	want := "gomodx: 14:03:05 0/1 files, 76.0 MB, 15.2 MB/s; checking and unpacking golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64 .zip\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
+	}
+}

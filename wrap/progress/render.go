@@ -102,15 +102,26 @@ func (r *Reporter) barText(now time.Time, room int) string {
 // slowest describes the request that has waited longest, if it has waited
 // more than slowAfter: "waiting 12s for k8s.io/api@v0.31.2 .zip from
 // goproxy.cn, trying proxy.golang.org". A large file waits from its last
-// bytes, not from its request: one whose bytes keep coming is not waiting.
+// bytes, not from its request: one whose bytes keep coming is not waiting,
+// nor is one whose bytes are all in, which is being checked and unpacked
+// (said when nothing waits: "checking and unpacking golang.org/toolchain@…").
 func (r *Reporter) slowest(now time.Time) string {
 	var key reqKey
 	var oldest *request
 	var oldestSince time.Time
+	var unpacking fileKey
+	var unpackingSince time.Time
 	for k, req := range r.inflight {
 		since := req.start
-		if fs := r.files[fileKey{k.mod, k.file}]; fs != nil && fs.lastBytes.After(since) {
+		fs := r.files[fileKey{k.mod, k.file}]
+		if fs != nil && fs.lastBytes.After(since) {
 			since = fs.lastBytes
+		}
+		if fs != nil && fs.size > 0 && fs.received >= fs.size {
+			if unpacking.mod.Path == "" || since.Before(unpackingSince) {
+				unpacking, unpackingSince = fileKey{k.mod, k.file}, since
+			}
+			continue
 		}
 		if oldest == nil || since.Before(oldestSince) ||
 			since.Equal(oldestSince) && k.mod.String()+k.file < key.mod.String()+key.file {
@@ -118,6 +129,9 @@ func (r *Reporter) slowest(now time.Time) string {
 		}
 	}
 	if oldest == nil || now.Sub(oldestSince) < slowAfter {
+		if unpacking.mod.Path != "" && now.Sub(unpackingSince) >= slowAfter {
+			return fmt.Sprintf("checking and unpacking %s .%s", unpacking.mod, unpacking.file)
+		}
 		return ""
 	}
 	s := fmt.Sprintf("waiting %s for %s .%s from %s", formatWait(now.Sub(oldestSince)), key.mod, key.file, mirrorName(key.mirror))
