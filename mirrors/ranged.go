@@ -69,6 +69,7 @@ type fileBody struct {
 	written io.ReaderAt // the file WriteTo wrote in ranges, for digest
 	emit    func(int64) // reports progress of a large file, or nil
 	next    int64       // the progress to report next
+	emitted int64       // the progress last reported
 }
 
 // body returns what deliver hands to store for the winner of a race.
@@ -96,8 +97,11 @@ func (f *fetch) body(ctx context.Context, g *group, win *legResult) *fileBody {
 
 func (b *fileBody) Read(p []byte) (int, error) {
 	n, err := b.limitedBody.Read(p)
-	if b.emit != nil && b.n >= b.next {
+	// Every progressStep, and at the end of a file whose progress was
+	// reported, so that the last report says all of it is in.
+	if b.emit != nil && (b.n >= b.next || err == io.EOF && b.emitted > 0 && b.n > b.emitted) {
 		b.emit(b.n)
+		b.emitted = b.n
 		b.next = b.n + progressStep
 	}
 	return n, err
@@ -629,7 +633,7 @@ func (r *ranged) copy(w io.WriterAt, p *part, body io.Reader) (int64, error) {
 			}
 			done := p.pos >= p.end
 			var report int64
-			if r.got >= r.next {
+			if r.got >= r.next || r.got == r.size {
 				report = r.got
 				r.next = r.got + progressStep
 			}
