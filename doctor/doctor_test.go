@@ -405,7 +405,7 @@ func TestPrivateModules(t *testing.T) {
 		f := newFixture(t, m.URL)
 		f.vars.GOPRIVATE = "git.corp.example.com,github.com/acme"
 		rep := f.run(t)
-		expect(t, find(t, rep, AreaPrivate, "requirements"), OK, "2 covered by GOPRIVATE/GONOPROXY (git.corp.example.com/team/lib and github.com/acme/secret)", "")
+		expect(t, find(t, rep, AreaPrivate, "requirements"), OK, "; 2 private, covered by GOPRIVATE/GONOPROXY and fetched directly (git.corp.example.com/team/lib and github.com/acme/secret)", "")
 		for _, p := range m.asked() {
 			if strings.Contains(p, "corp") || strings.Contains(p, "acme") {
 				t.Errorf("doctor asked the mirror for %s, which GOPRIVATE covers", p)

@@ -399,9 +399,9 @@ func (d *run) private() {
 	case len(reqs) == 0:
 		d.add(AreaPrivate, "requirements", OK, "none", "")
 	case len(leaks) == 0:
-		detail := fmt.Sprintf("%d public", len(public))
+		detail := fmt.Sprintf("%d public module paths in go.mod, fetched through GOPROXY", len(public))
 		if len(covered) > 0 {
-			detail += fmt.Sprintf(", %d covered by GOPRIVATE/GONOPROXY (%s)", len(covered), words(covered))
+			detail += fmt.Sprintf("; %d private, covered by GOPRIVATE/GONOPROXY and fetched directly (%s)", len(covered), words(covered))
 		}
 		d.add(AreaPrivate, "requirements", OK, detail, "")
 	}
