@@ -126,6 +126,7 @@ func doctorToolchain(local *toolchain.Local) doctor.Toolchain {
 		return p, err
 	})
 	tc.Fetch = tc.Leave == ""
+	tc.Cached = tc.Leave == toolchain.Unpacked
 	return tc
 }
 

@@ -145,6 +145,9 @@ type Toolchain struct {
 	// says why gomodx does not ("already in the module cache").
 	Fetch bool
 	Leave string
+	// Cached says it is unpacked in the module cache already: go runs it
+	// from there, even with GOPROXY=off.
+	Cached bool
 	// Err is a setting the go command refuses to start with: an invalid
 	// GOTOOLCHAIN, or toolchain line.
 	Err error

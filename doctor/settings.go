@@ -160,7 +160,7 @@ func (d *run) goVersion() {
 	case tc.PathOnly && tc.InPath == "":
 		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, but go looks for it only in PATH, and it is not there", switches),
 			fmt.Sprintf("install %s in PATH (go install golang.org/dl/%s@latest && %s download), or %s", tc.Name, tc.Name, tc.Name, d.setCmd("GOTOOLCHAIN", "auto")))
-	case tc.InPath == "" && d.proxyOff():
+	case tc.InPath == "" && !tc.Cached && d.proxyOff():
 		d.add(AreaToolchain, "go version", Fail, fmt.Sprintf("%s, which go downloads through GOPROXY, but GOPROXY=off", switches),
 			"install "+tc.Name+", or allow GOPROXY")
 	case tc.Fetch:

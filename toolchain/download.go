@@ -10,6 +10,10 @@ import (
 	"github.com/gomodx/gomodx/modcache"
 )
 
+// Unpacked is the reason Download gives for a toolchain unpacked in the
+// module cache already.
+const Unpacked = "already in the module cache"
+
 // Download returns the module the go command will download to switch to
 // c.Toolchain, or, when gomodx must leave it alone, why. It follows the
 // go command's Exec and its checksum rules for golang.org/toolchain:
@@ -24,10 +28,14 @@ import (
 //     the download, and says so, after making it;
 //   - the two exceptions go makes to that rule (a GOPROXY that is a single
 //     file:// URL, and the module proxy's own fetches) are left to go too;
-//   - a toolchain already in the module cache, unpacked or as a zip, needs
-//     no download: go unpacks it, if need be, without the network.
+//   - a toolchain already in the module cache needs no download: unpacked,
+//     go runs it whatever GOPROXY says; as a zip, go unpacks it without the
+//     network.
 //
 // lookPath is exec.LookPath, or a stand-in in tests.
+//
+// The reason is [Unpacked] when the toolchain is unpacked in the module
+// cache already.
 func (l *Local) Download(c Choice, lookPath func(string) (string, error)) (mod module.Version, leave string) {
 	if c.Toolchain == "" {
 		return module.Version{}, "the local go command runs it"
@@ -47,6 +55,20 @@ func (l *Local) Download(c Choice, lookPath func(string) (string, error)) (mod m
 		return module.Version{}, "not a version the go command can download"
 	}
 	switch {
+	case env.SumDB.Off:
+		return module.Version{}, "GOSUMDB=off, and go accepts no toolchain without the checksum database"
+	case env.SumDB.Err != nil:
+		return module.Version{}, "GOSUMDB does not parse"
+	case env.GOMODCACHE == "" || !filepath.IsAbs(env.GOMODCACHE):
+		return module.Version{}, "no absolute GOMODCACHE"
+	}
+	cache, cacheErr := modcache.Open(env.GOMODCACHE)
+	if cacheErr == nil && unpacked(cache, mod) {
+		// go runs it, checked against the checksum database's lines it
+		// keeps, whatever GOPROXY says.
+		return module.Version{}, Unpacked
+	}
+	switch {
 	case env.Proxy.Err != nil:
 		return module.Version{}, "GOPROXY does not parse"
 	case !env.Proxy.Proxied():
@@ -57,17 +79,11 @@ func (l *Local) Download(c Choice, lookPath func(string) (string, error)) (mod m
 		return module.Version{}, "GOPROXY is a single file:// URL"
 	case strings.Contains(l.environ("GIT_HTTP_USER_AGENT"), "proxy.golang.org"):
 		return module.Version{}, "running as the module proxy"
-	case env.SumDB.Off:
-		return module.Version{}, "GOSUMDB=off, and go accepts no toolchain without the checksum database"
-	case env.SumDB.Err != nil:
-		return module.Version{}, "GOSUMDB does not parse"
-	case env.GOMODCACHE == "" || !filepath.IsAbs(env.GOMODCACHE):
-		return module.Version{}, "no absolute GOMODCACHE"
 	}
 	if _, err := env.SumdbDir(); err != nil {
 		return module.Version{}, "no GOPATH to keep the checksum database's state in"
 	}
-	if cache, err := modcache.Open(env.GOMODCACHE); err == nil && (unpacked(cache, mod) || cache.Has(mod, modcache.Zip, "")) {
+	if cacheErr == nil && cache.Has(mod, modcache.Zip, "") {
 		return module.Version{}, "already in the module cache"
 	}
 	return mod, ""
