@@ -954,7 +954,7 @@ func TestToolchainBar(t *testing.T) {
 		received(r, (i+1)*4_750_000)
 		r.tick()
 	}
-	if got, want := w.scr.text(), "████████████░░░░░░░░ 0/1 files, 47.5 MB, 9.5 MB/s, 0:05, proxy.golang.org"; got != want {
+	if got, want := w.scr.text(), "████████████░░░░░░░░ 0/1 files, 47.5 MB, 9.5 MB/s, 0:05, ETA 0:03, proxy.golang.org"; got != want {
 		t.Errorf("bar after 5s at 9.5 MB/s:\n%q\nwant:\n%q", got, want)
 	}
 	if strings.Contains(w.raw.String(), "finding more") || strings.Contains(w.raw.String(), "waiting") {
@@ -962,7 +962,7 @@ func TestToolchainBar(t *testing.T) {
 	}
 	c.advance(4 * time.Second)
 	r.tick()
-	if got, want := w.scr.text(), "████████████░░░░░░░░ 0/1 files, 5.3 MB/s, waiting 4s for golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64 .zip from proxy.golang.org"; got != want {
+	if got, want := w.scr.text(), "████████████░░░░░░░░ 0/1 files, ETA 0:05, waiting 4s for golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64 .zip from proxy.golang.org"; got != want {
 		t.Errorf("bar 4s after the last bytes:\n%q\nwant:\n%q", got, want)
 	}
 	received(r, toolchainSize)
@@ -990,8 +990,8 @@ func TestToolchainLines(t *testing.T) {
 		received(r, (i+1)*3_000_000)
 		r.tick()
 	}
-	want := "gomodx: 14:03:05 0/1 files, 15.0 MB, 3.0 MB/s\n" +
-		"gomodx: 14:03:10 0/1 files, 30.0 MB, 3.0 MB/s\n"
+	want := "gomodx: 14:03:05 0/1 files, 15.0 MB, 3.0 MB/s, ETA 0:20\n" +
+		"gomodx: 14:03:10 0/1 files, 30.0 MB, 3.0 MB/s, ETA 0:15\n"
 	if got := stderr.String(); got != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 	}

@@ -62,17 +62,40 @@ func (r *Reporter) fields(now time.Time) fields {
 	if s := elapsed.Seconds(); s > 0 && bytes > 0 {
 		f.rate = formatBytes(int64(float64(bytes)/s)) + "/s"
 	}
+	var eta time.Duration
 	switch {
 	case r.growing(now):
 		// A total that grows makes any estimate a guess: say so instead.
 		f.files += " (finding more)"
-	case r.done > 0 && r.planned > r.settled && elapsed >= time.Second:
-		eta := time.Duration(float64(elapsed) * float64(r.planned-r.settled) / float64(r.done))
-		if eta >= time.Second {
-			f.eta = "ETA " + formatClock(eta)
-		}
+	case r.planned <= r.settled || elapsed < time.Second:
+	case r.bytesLeft() >= 0 && bytes > 0:
+		// What is left is the rest of large files of known size (the
+		// toolchain's zip, the last zips of a download): by bytes.
+		eta = time.Duration(float64(r.bytesLeft()) / float64(bytes) * float64(elapsed))
+	case r.done > 0:
+		eta = time.Duration(float64(elapsed) * float64(r.planned-r.settled) / float64(r.done))
+	}
+	if eta >= time.Second {
+		f.eta = "ETA " + formatClock(eta)
 	}
 	return f
+}
+
+// bytesLeft is the bytes still to come when every file not settled yet is
+// in flight with a known size, else -1. Called with r.mu held.
+func (r *Reporter) bytesLeft() int64 {
+	var left int64
+	known := 0
+	for _, fs := range r.files {
+		if fs.size > 0 {
+			known++
+			left += max(fs.size-fs.received, 0)
+		}
+	}
+	if known == 0 || known != r.planned-r.settled {
+		return -1
+	}
+	return left
 }
 
 func isEmpty(s string) bool { return s == "" }
