@@ -194,6 +194,7 @@ type fileState struct {
 // How the display behaves.
 const (
 	slowAfter      = 3 * time.Second        // a request this old is shown as waiting
+	unpackAfter    = time.Second            // a large file this long with all its bytes in is shown being unpacked
 	lineEvery      = 5 * time.Second        // progress lines off a terminal
 	barAfter       = time.Second            // show the bar this soon even with nothing fetched yet
 	barTick        = 100 * time.Millisecond // bar redraws
@@ -379,11 +380,30 @@ func (r *Reporter) File(ev prefetch.Event) {
 	r.emit(je)
 	// The file is settled: whatever its requests did, none is waiting now.
 	delete(r.files, key)
-	for k := range r.inflight {
+	for k, req := range r.inflight {
 		if k.mod == ev.Mod && k.file == string(ev.Kind) {
+			if ev.State == prefetch.Failed {
+				// The request's last answer, which no retry or failover
+				// event said: -x shows every request's outcome.
+				r.trace("# get %s: %s (%.3fs)", requestURL(mirrors.Event{Mod: k.mod, File: k.file, Mirror: k.mirror}), shortError(answerOf(ev.Err, k.mirror)), now.Sub(req.attempt).Seconds())
+			}
 			delete(r.inflight, k)
 		}
 	}
+}
+
+// answerOf is mirror's last answer among the attempts behind a file's
+// failure, or the failure itself.
+func answerOf(err error, mirror string) error {
+	var merr *mirrors.Error
+	if errors.As(err, &merr) {
+		for i := len(merr.Attempts) - 1; i >= 0; i-- {
+			if merr.Attempts[i].Mirror == mirror {
+				return merr.Attempts[i].Err
+			}
+		}
+	}
+	return err
 }
 
 // Mirror is the mirrors.Options.OnEvent callback.

@@ -1058,3 +1058,20 @@ func TestToolchainUnpacking(t *testing.T) {
 		t.Errorf("stderr:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestTraceFailure: with -x, a request whose file then fails gets its
+// outcome line, the mirror's own answer, as go -x shows every request's.
+func TestTraceFailure(t *testing.T) {
+	var stderr bytes.Buffer
+	r, c := newTest(Options{Stderr: &stderr, Trace: true, Quiet: true})
+	plan(r, modA)
+	r.Mirror(mirrors.Event{Kind: mirrors.Started, Mod: modA, File: "mod", Mirror: mirror2, Attempt: 1})
+	c.advance(140 * time.Millisecond)
+	err := &mirrors.Error{Mod: modA, File: "mod", Attempts: []mirrors.Attempt{{Mirror: mirror2, Err: errors.New("403 Forbidden"), Named: true}}}
+	r.File(prefetch.Event{Mod: modA, Kind: modcache.Mod, State: prefetch.Failed, Err: err})
+	want := "# get https://proxy.golang.org/example.com/a/@v/v1.0.0.mod\n" +
+		"# get https://proxy.golang.org/example.com/a/@v/v1.0.0.mod: 403 Forbidden (0.140s)\n"
+	if got := stderr.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -152,7 +152,7 @@ func (r *Reporter) slowest(now time.Time) string {
 		}
 	}
 	if oldest == nil || now.Sub(oldestSince) < slowAfter {
-		if unpacking.mod.Path != "" && now.Sub(unpackingSince) >= slowAfter {
+		if unpacking.mod.Path != "" && now.Sub(unpackingSince) >= unpackAfter {
 			return fmt.Sprintf("checking and unpacking %s .%s", unpacking.mod, unpacking.file)
 		}
 		return ""
