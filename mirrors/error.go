@@ -49,7 +49,8 @@ type Attempt struct {
 //   - NotFound: the walk went past every mirror, as GOPROXY allows only
 //     after a 404 or 410 (or after any failure, for '|'), to "direct",
 //     "off" or the end of the list; the go command moves on to what comes
-//     next, as it would have.
+//     next, as it would have. Also when GOPROXY's mirrors could not serve
+//     and the mirrors gomodx asked in their place said not found.
 //   - Otherwise the failure the go command would have reported: as its
 //     TryProxies ranks them, the last failure of a GOPROXY mirror other
 //     than not-found, else the last not-found. Err is that failure, Mirror
