@@ -97,27 +97,25 @@ func (e *Error) Verdict() Verdict {
 }
 
 // standInNotFound reports whether mirrors gomodx added (extra or built-in)
-// answered not found in place of GOPROXY's own, which could not serve
-// (unreachable, failing, or not found themselves): they stand in for
+// answered not found in place of GOPROXY's own, which could not serve (as
+// cannotServe, which sends the walk to them, decides): they stand in for
 // those, so their answer is the one GOPROXY's mirrors would have given had
 // they answered, and the go command moves on past them as it would have.
 // Otherwise the go command would get a failure for a file that a mirror
 // said does not exist, and decide differently from what it decides with a
 // working GOPROXY (a failed module lookup instead of the next path).
 func (e *Error) standInNotFound() bool {
+	if !cannotServe(e) {
+		return false
+	}
 	added := false
 	for _, a := range e.Attempts {
-		if a.Named {
-			switch Classify(a.Err) {
-			case Transient, Unreachable, NotFound:
-				continue
+		if !a.Named {
+			if !errors.Is(a.Err, fs.ErrNotExist) {
+				return false
 			}
-			return false
+			added = true
 		}
-		if !errors.Is(a.Err, fs.ErrNotExist) {
-			return false
-		}
-		added = true
 	}
 	return added
 }

@@ -63,15 +63,16 @@ func (r *Reporter) fields(now time.Time) fields {
 		f.rate = formatBytes(int64(float64(bytes)/s)) + "/s"
 	}
 	var eta time.Duration
+	left := r.bytesLeft()
 	switch {
 	case r.growing(now):
 		// A total that grows makes any estimate a guess: say so instead.
 		f.files += " (finding more)"
 	case r.planned <= r.settled || elapsed < time.Second:
-	case r.bytesLeft() >= 0 && bytes > 0:
+	case left >= 0 && bytes > 0:
 		// What is left is the rest of large files of known size (the
 		// toolchain's zip, the last zips of a download): by bytes.
-		eta = time.Duration(float64(r.bytesLeft()) / float64(bytes) * float64(elapsed))
+		eta = time.Duration(float64(left) / float64(bytes) * float64(elapsed))
 	case r.done > 0:
 		eta = time.Duration(float64(elapsed) * float64(r.planned-r.settled) / float64(r.done))
 	}
